@@ -1,0 +1,166 @@
+"""The ``hub`` command line.
+
+Exit codes: 0 success; 1 the hub could not do it (the message says why and what to
+do); 2 the command was used wrongly; 3 a service asked about is not running; 4 a
+stale service (left from a crash) was found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from hub.embedded.service import LocalJavaService, ServiceState
+from hub.errors import HubError
+from hub.settings import HubSettings, load_settings
+
+__all__ = ["cli", "main"]
+
+EXIT_FAILED = 1
+EXIT_NOT_RUNNING = 3
+EXIT_STALE = 4
+
+
+def _settings() -> HubSettings:
+    from hub.logs import configure_logging  # noqa: PLC0415
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """The university integration hub: finds mismatches between DFØ, IAM, Greg, Unit4,
+    OrgReg and web profiles, and turns them into correction tasks."""
+
+
+def _service_group(
+    name: str, what: str, make: Callable[[HubSettings, int | None], LocalJavaService]
+) -> click.Group:
+    @click.group(name=name, help=f"Run the embedded {what} (for demos, tests and development).")
+    def group() -> None:
+        pass
+
+    @group.command(help=f"Start the embedded {what}, unless it already runs.")
+    @click.option("--port", type=int, default=None, help="Port to listen on (default: a free one).")
+    def start(port: int | None) -> None:
+        service = make(_settings(), port)
+        result = service.start()
+        verb = "started" if result.started else "already running"
+        click.echo(f"{name} {result.record.version} {verb} at {result.record.address}")
+        click.echo(f"  pid {result.record.pid}, log {result.record.log_path}")
+
+    @group.command(help=f"Stop the embedded {what}; no process is left behind.")
+    def stop() -> None:
+        pids = make(_settings(), None).stop()
+        click.echo(f"{name} stopped (pids {pids})" if pids else f"{name} was not running")
+
+    @group.command(help=f"Say whether the embedded {what} runs and answers.")
+    def status() -> None:
+        current = make(_settings(), None).status()
+        click.echo(current.message)
+        if current.state is ServiceState.STOPPED:
+            sys.exit(EXIT_NOT_RUNNING)
+        if current.state is ServiceState.STALE:
+            sys.exit(EXIT_STALE)
+
+    return group
+
+
+def _make_kafka(settings: HubSettings, port: int | None) -> LocalJavaService:
+    from hub.endpoints import embedded_kafka  # noqa: PLC0415
+
+    return embedded_kafka(settings, port)
+
+
+def _make_registry(settings: HubSettings, port: int | None) -> LocalJavaService:
+    from hub.endpoints import embedded_registry  # noqa: PLC0415
+
+    return embedded_registry(settings, port)
+
+
+cli.add_command(_service_group("kafka", "Apache Kafka broker (KRaft)", _make_kafka))
+cli.add_command(_service_group("registry", "Apicurio schema registry", _make_registry))
+
+
+@cli.command()
+def worker() -> None:
+    """Run a stream-processing worker (correlation, rules, tasks) until stopped."""
+    import faust  # noqa: PLC0415
+
+    from hub.app import create_app  # noqa: PLC0415
+    from hub.endpoints import kafka_bootstrap, make_pipeline, registry_url  # noqa: PLC0415
+    from hub.topics import ensure_topics  # noqa: PLC0415
+
+    settings = _settings()
+    bootstrap = kafka_bootstrap(settings, start=True)
+    pipeline = make_pipeline(settings, registry_url(settings, start=True))
+    asyncio.run(ensure_topics(bootstrap, pipeline.topics))
+    hub_app = create_app(
+        app_id=settings.topic_prefix + settings.app_id,
+        bootstrap_servers=bootstrap,
+        pipeline=pipeline,
+        datadir=settings.state_dir / "worker",
+        store=settings.table_store,
+        web_port=settings.worker_web_port,
+    )
+    faust.Worker(
+        hub_app.app, loglevel=settings.log_level, override_logging=False, quiet=True
+    ).execute_from_commandline()
+
+
+@cli.group()
+def schemas() -> None:
+    """Check the Avro schemas in schemas/avro/."""
+
+
+@schemas.command("check")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(__file__).resolve().parents[1],
+    show_default=True,
+    help="The git checkout whose history the schemas must stay compatible with.",
+)
+def schemas_check(repo: Path) -> None:
+    """Every schema parses and reads data written with each earlier version in git."""
+    from hub.avro.catalog import SchemaCatalog  # noqa: PLC0415
+    from hub.avro.compatibility import check_schema_history  # noqa: PLC0415
+
+    catalog = SchemaCatalog(repo / "schemas" / "avro")
+    problems = check_schema_history(repo, "schemas/avro")
+    for problem in problems:
+        click.echo(f"incompatible: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_FAILED)
+    click.echo(f"{len(list(catalog))} schemas parse and are backward compatible with history")
+
+
+@cli.command()
+@click.option("--keep-running", is_flag=True, help="Leave Kafka and the registry running.")
+def demo(keep_running: bool) -> None:
+    """The walking skeleton on the embedded Kafka: a DFØ new hire without an account
+    opens a task; the IAM account arriving resolves it."""
+    from hub.demo import run_demo  # noqa: PLC0415
+
+    run_demo(_settings(), keep_running=keep_running)
+
+
+def main() -> None:
+    """Entry point: HubErrors become one clear line and exit code 1."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)

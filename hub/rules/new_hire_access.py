@@ -1,0 +1,105 @@
+"""access.new_hire_without_account: a new hire has no active IAM account before the start date.
+
+Why it matters: without a university account a new employee cannot log in to
+DFØ's self-service (through Feide) to sign the contract, and cannot get paid or
+work. The seed report's first and worst failure.
+
+The finding appears ``new_hire_lead_days`` before the start date (or at once, if
+that is already past) and stays until IAM shows an active account for the person,
+or until the employment has ended. It is due on the start date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from hub.findings import Evidence, Finding, Severity
+from hub.person_view import PersonView
+from hub.rules.settings import RuleSettings
+
+__all__ = ["RULE_ID", "evaluate", "evidence"]
+
+RULE_ID = "access.new_hire_without_account"
+OWNER_GROUP = "iam"
+
+
+def _active_accounts(view: PersonView) -> list[str]:
+    return sorted(
+        account["username"]
+        for account in view.accounts.values()
+        if account.get("status") == "ACTIVE"
+    )
+
+
+def evidence(view: PersonView) -> Sequence[Evidence]:
+    """What DFØ and IAM say about the person's start date and accounts."""
+    items: list[Evidence] = []
+    if view.employee is not None:
+        employee = view.employee
+        stamp = employee["source_timestamp"]
+        items.append(Evidence("dfo_sap", "employee_id", employee["employee_id"], stamp))
+        start = employee.get("start_date")
+        items.append(Evidence("dfo_sap", "start_date", start.isoformat() if start else None, stamp))
+    for account_id, account in sorted(view.accounts.items()):
+        items.append(
+            Evidence(
+                account["source_system"],
+                f"account {account_id} status",
+                f"{account['username']}: {account.get('status')}",
+                account["source_timestamp"],
+            )
+        )
+    if not view.accounts:
+        items.append(Evidence("iam", "accounts", "none"))
+    return items
+
+
+def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
+    """A finding when a hire starting within the lead days has no active account."""
+    employee = view.employee
+    if employee is None:
+        return []
+    start: date | None = employee.get("start_date")
+    end: date | None = employee.get("end_date")
+    today = now.date()
+    if start is None or (end is not None and end < today):
+        return []
+    if (start - today).days > settings.new_hire_lead_days:
+        return []  # not yet: re-checked at start - lead days
+    if _active_accounts(view):
+        return []
+    name = view.display_name or f"ansatt {employee['employee_id']}"
+    return [
+        Finding(
+            rule_id=RULE_ID,
+            subject=view.person_key,
+            severity=Severity.P1,
+            owner_group=OWNER_GROUP,
+            due_date=start,
+            display_name=view.display_name,
+            title_nb=f"Nytilsatt uten brukerkonto: {name} starter {start.isoformat()}",
+            title_en=f"New hire without an account: {name} starts {start.isoformat()}",
+            description_nb=(
+                f"{name} (ansattnummer {employee['employee_id']}) starter {start.isoformat()}"
+                " ifølge DFØ, men har ingen aktiv brukerkonto i IAM. Uten konto kan personen"
+                " ikke logge inn i DFØ for å signere kontrakten, og får ikke tilgang til"
+                " IT-tjenester."
+            ),
+            description_en=(
+                f"{name} (employee number {employee['employee_id']}) starts"
+                f" {start.isoformat()} according to DFØ, but has no active account in IAM."
+                " Without one they cannot log in to DFØ to sign the contract, nor use IT"
+                " services."
+            ),
+            suggested_fix_nb=(
+                "Sjekk at personen er importert fra DFØ til IAM og opprett kontoen. Mangler"
+                " fødselsnummer eller passnummer i DFØ, må HR registrere det først."
+            ),
+            suggested_fix_en=(
+                "Check that the person was imported from DFØ into IAM and create the account."
+                " If DFØ lacks a national ID or passport number, HR must register it first."
+            ),
+            evidence=tuple(evidence(view)),
+        )
+    ]

@@ -1,0 +1,96 @@
+"""The hub's settings, read from ``HUB_*`` environment variables (and a ``.env`` file).
+
+Settings are frozen; secrets are :class:`pydantic.SecretStr` and print as ``**********``.
+Leave ``HUB_KAFKA_BOOTSTRAP_SERVERS`` unset to use the embedded broker that
+``hub kafka start`` runs, and ``HUB_SCHEMA_REGISTRY_URL`` unset to use the
+embedded registry (``hub registry start``) or, when that is off, Avro
+single-object encoding with ``schemas/avro/`` as the registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigurationError
+
+__all__ = ["HubSettings", "load_settings"]
+
+_DEV_SECRET = "dev-only-pseudonym-secret-change-me"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "hub"
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "hub"
+
+
+class HubSettings(BaseSettings):
+    """Everything the hub reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]; unset means the embedded broker.",
+    )
+    schema_registry_url: str | None = Field(
+        default=None,
+        description="Base URL of a Confluent-compatible registry API; unset means embedded.",
+    )
+    wire_format: Literal["auto", "confluent", "single-object"] = Field(
+        default="auto",
+        description=(
+            "How Avro records are framed. 'auto' uses the Confluent format when a"
+            " registry is configured or running, and single-object encoding otherwise."
+        ),
+    )
+    app_id: str = Field(default="university-hub", description="The faust app id.")
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Put before every topic name and the app id (isolates test runs).",
+    )
+    table_store: str = Field(
+        default="memory://", description="faust table store: memory:// or rocksdb://"
+    )
+    institution: Literal["uib", "uio", "uit", "ntnu"] = "uio"
+    clock: Literal["wall", "event"] = Field(
+        default="wall",
+        description="'wall' for production; 'event' for replays and simulations.",
+    )
+    new_hire_lead_days: int = Field(default=14, ge=0, le=365)
+    pseudonym_secret: SecretStr = Field(
+        default=SecretStr(_DEV_SECRET),
+        description="HMAC key that turns national IDs and passports into pseudonyms.",
+    )
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        """True while the pseudonym secret is the published development default."""
+        return self.pseudonym_secret.get_secret_value() == _DEV_SECRET
+
+
+def load_settings(**overrides: object) -> HubSettings:
+    """Read settings from the environment, or raise a :class:`ConfigurationError`
+    that names each bad field."""
+    try:
+        return HubSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HUB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid hub settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Correction tasks: their identity and their lifecycle."""

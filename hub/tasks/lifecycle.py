@@ -1,0 +1,141 @@
+"""The task lifecycle, as a pure function of a person's tasks and the rules' findings.
+
+- A new finding opens a task; its id comes from (institution, rule, subject), so a
+  replay or a crash converges on the same task instead of a second one.
+- The same finding again changes nothing, unless its evidence changed (then the
+  revision grows).
+- When a rule no longer finds the mismatch, the task resolves, recording the
+  evidence that showed the fix. If the finding comes back, the same task reopens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from hub.findings import Evidence, Finding
+
+__all__ = ["Transition", "reconcile", "task_id_for"]
+
+Record = dict[str, Any]
+TransitionKind = Literal["opened", "updated", "resolved", "reopened"]
+
+
+def task_id_for(institution: str, rule_id: str, subject: str) -> str:
+    """The task's id: the same institution, rule and subject always give the same id."""
+    digest = hashlib.sha256(f"{institution}|{rule_id}|{subject}".encode()).hexdigest()
+    return f"task-{digest[:24]}"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One change of one task; ``task`` is the task's new state (a CorrectionTask record)."""
+
+    kind: TransitionKind
+    task: Record
+
+
+def _evidence_signature(evidence: Sequence[Record]) -> tuple[tuple[Any, ...], ...]:
+    """Evidence as compared for changes: what systems say, not when they said it."""
+    return tuple((e["system"], e["field"], e["value"]) for e in evidence)
+
+
+def _content(finding: Finding) -> Record:
+    return {
+        "severity": finding.severity.value,
+        "owner_group": finding.owner_group,
+        "display_name": finding.display_name,
+        "title_nb": finding.title_nb,
+        "title_en": finding.title_en,
+        "description_nb": finding.description_nb,
+        "description_en": finding.description_en,
+        "suggested_fix_nb": finding.suggested_fix_nb,
+        "suggested_fix_en": finding.suggested_fix_en,
+        "evidence": [e.as_record() for e in finding.evidence],
+        "due_date": finding.due_date,
+    }
+
+
+def _changed(task: Record, content: Record) -> bool:
+    for key, value in content.items():
+        if key == "evidence":
+            if _evidence_signature(task["evidence"]) != _evidence_signature(value):
+                return True
+        elif task.get(key) != value:
+            return True
+    return False
+
+
+def reconcile(
+    *,
+    institution: str,
+    person_key: str,
+    tasks: Mapping[str, Record],
+    findings: Sequence[Finding],
+    evaluated_rules: Mapping[str, Sequence[Evidence]],
+    now: datetime,
+    queue_for: Callable[[str], str | None] = lambda _owner: None,
+) -> list[Transition]:
+    """The transitions that bring ``tasks`` in line with ``findings``.
+
+    ``evaluated_rules`` maps each rule that was evaluated to the evidence it saw;
+    open tasks of those rules without a finding resolve with that evidence.
+    """
+    transitions: list[Transition] = []
+    found: set[str] = set()
+    for finding in findings:
+        task_id = task_id_for(institution, finding.rule_id, finding.subject)
+        found.add(task_id)
+        content = _content(finding)
+        current = tasks.get(task_id)
+        if current is None:
+            task = {
+                "task_id": task_id,
+                "rule_id": finding.rule_id,
+                "state": "OPEN",
+                "queue": queue_for(finding.owner_group),
+                "institution": institution,
+                "subject": finding.subject,
+                "person_key": person_key,
+                "resolution_evidence": [],
+                "opened_at": now,
+                "updated_at": now,
+                "resolved_at": None,
+                "revision": 1,
+                **content,
+            }
+            transitions.append(Transition("opened", task))
+        elif current["state"] == "RESOLVED":
+            task = {
+                **current,
+                **content,
+                "state": "OPEN",
+                "resolved_at": None,
+                "resolution_evidence": [],
+                "updated_at": now,
+                "revision": current["revision"] + 1,
+            }
+            transitions.append(Transition("reopened", task))
+        elif _changed(current, content):
+            task = {**current, **content, "updated_at": now, "revision": current["revision"] + 1}
+            transitions.append(Transition("updated", task))
+    for task_id, current in sorted(tasks.items()):
+        if (
+            task_id not in found
+            and current["state"] == "OPEN"
+            and current["rule_id"] in evaluated_rules
+        ):
+            seen = evaluated_rules[current["rule_id"]]
+            task = {
+                **current,
+                "state": "RESOLVED",
+                "resolved_at": now,
+                "updated_at": now,
+                "resolution_evidence": [e.as_record() for e in seen],
+                "revision": current["revision"] + 1,
+            }
+            transitions.append(Transition("resolved", task))
+    return transitions

@@ -91,9 +91,14 @@ def read_body(writer_schema: Any, reader_schema: Any, body: bytes) -> Any:
         record = fastavro.schemaless_reader(buffer, writer_schema, reader_schema)
     except EOFError as exc:
         raise WireFormatError(f"truncated Avro body ({len(body)} bytes)") from exc
+    except fastavro.read.SchemaResolutionError as exc:
+        raise WireFormatError(
+            f"a {_schema_name(writer_schema)} record cannot be read as"
+            f" {_schema_name(reader_schema)}: the topic holds a record of the wrong type"
+        ) from exc
     except Exception as exc:  # fastavro raises many kinds on garbage input
         raise WireFormatError(
-            f"undecodable Avro body ({len(body)} bytes): {type(exc).__name__}: {exc}"
+            f"undecodable Avro body ({len(body)} bytes): {type(exc).__name__}: {str(exc)[:200]}"
         ) from exc
     if buffer.tell() != len(body):
         raise WireFormatError(
@@ -101,3 +106,9 @@ def read_body(writer_schema: Any, reader_schema: Any, body: bytes) -> Any:
             " the writer's schema is not the one the header names"
         )
     return record
+
+
+def _schema_name(schema: Any) -> str:
+    if isinstance(schema, dict):
+        return str(schema.get("name", schema.get("type", "?")))
+    return str(schema)[:80]

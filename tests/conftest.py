@@ -1,0 +1,115 @@
+"""Shared fixtures: one real Kafka broker and one real schema registry per test session.
+
+Kafka comes from, in order:
+1. ``KAFKA_BOOTSTRAP_SERVERS``, when set (an existing cluster);
+2. testcontainers, when a Docker daemon answers;
+3. the local jar broker of ``hub kafka start`` (the case on our machines).
+
+The registry comes from ``SCHEMA_REGISTRY_URL`` when set, else the embedded
+Apicurio launcher. Each test gets topics of its own through a topic prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hub.embedded.kafka import KAFKA_VERSION, LocalKafka
+from hub.embedded.registry import LocalRegistry
+from hub.settings import HubSettings
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    bootstrap_servers: str
+    version: str
+    kind: str
+
+
+def _cache_dir() -> Path:
+    return HubSettings().cache_dir
+
+
+def _docker_answers() -> bool:
+    try:
+        result = subprocess.run(
+            ["docker", "info"], capture_output=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def kafka(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KafkaEndpoint]:
+    """A real Kafka broker for the whole session."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        endpoint = KafkaEndpoint(external, "external", "KAFKA_BOOTSTRAP_SERVERS")
+        _report(request, f"kafka: existing cluster at {external}")
+        yield endpoint
+        return
+    if _docker_answers():
+        from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
+
+        with KafkaContainer(f"apache/kafka:{KAFKA_VERSION}").with_kraft() as container:
+            endpoint = KafkaEndpoint(
+                container.get_bootstrap_server(), KAFKA_VERSION, "testcontainers"
+            )
+            _report(request, f"kafka: Apache Kafka {KAFKA_VERSION} in Docker")
+            yield endpoint
+        return
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), _cache_dir(), port=0)
+    info = broker.start_broker()
+    _report(
+        request,
+        f"kafka: Apache Kafka {info.version} (local jars, pid {info.pid})"
+        f" at {info.bootstrap_servers}",
+    )
+    try:
+        yield KafkaEndpoint(info.bootstrap_servers, info.version, "local jars")
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Confluent-compatible schema registry for the whole session."""
+    external = os.environ.get("SCHEMA_REGISTRY_URL")
+    if external:
+        _report(request, f"registry: existing registry at {external}")
+        yield external
+        return
+    registry = LocalRegistry(tmp_path_factory.mktemp("registry"), _cache_dir(), port=0)
+    result = registry.start()
+    _report(
+        request,
+        f"registry: Apicurio Registry {result.record.version} (local jars) at"
+        f" {result.record.address}",
+    )
+    try:
+        yield result.record.address
+    finally:
+        registry.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A topic prefix of this test's own, so tests never share topics or groups."""
+    return f"t{uuid.uuid4().hex[:10]}."

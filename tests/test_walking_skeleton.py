@@ -1,0 +1,111 @@
+"""The walking skeleton through the real broker and registry: a DFØ new hire without an
+IAM account opens a task on hub.tasks; the account arriving resolves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from connectors.dfo.connector import DfoEmployeeConnector
+from hub.endpoints import make_pipeline
+from hub.pipeline import Pipeline
+from hub.settings import load_settings
+from hub.topics import ensure_topics
+from tests.conftest import KafkaEndpoint
+from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
+from tests.kafka_support import Collected, TaskView, WorkerProcess, collect
+
+pytestmark = [pytest.mark.kafka, pytest.mark.registry]
+
+RULE = "access.new_hire_without_account"
+
+
+async def _pipeline(kafka: KafkaEndpoint, registry_url: str, prefix: str) -> Pipeline:
+    settings = load_settings(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        schema_registry_url=registry_url,
+        topic_prefix=prefix,
+    )
+    pipeline = make_pipeline(settings, registry_url)
+    await ensure_topics(kafka.bootstrap_servers, pipeline.topics)
+    return pipeline
+
+
+def _states(records: list[Collected], topic: str) -> list[str]:
+    return [r.decoded["state"] for r in records if r.topic == topic and r.decoded]
+
+
+class TestWalkingSkeleton:
+    async def test_new_hire_task_opens_then_resolves_when_account_arrives(
+        self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
+    ) -> None:
+        """A new hire without an account opens one P1 task; an ACTIVE account resolves it."""
+        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        tasks = pipeline.topics.name("hub.tasks")
+        audit = pipeline.topics.name("hub.task-events")
+        worker = WorkerProcess(
+            bootstrap=kafka.bootstrap_servers,
+            registry_url=registry_url,
+            prefix=topic_prefix,
+            state_dir=tmp_path,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+        await producer.start()
+        try:
+            with worker:
+                connector = DfoEmployeeConnector(
+                    producer=producer,
+                    codec=pipeline.codec,
+                    catalog=pipeline.catalog,
+                    topics=pipeline.topics,
+                    institution="uio",
+                    secret=pipeline.secret,
+                )
+                assert await connector.publish(dfo_new_hire_body(start_in_days=5)) == "234567"
+                opened = await collect(
+                    kafka.bootstrap_servers,
+                    [tasks],
+                    until=lambda rs: "OPEN" in _states(rs, tasks),
+                    codec=pipeline.codec,
+                    decode_topics=(tasks,),
+                )
+                task = TaskView.of(opened, tasks).latest
+                assert len(task) == 1, f"one task expected, got {task}\n{worker.log()}"
+                (first,) = task.values()
+                assert first["rule_id"] == RULE
+                assert first["severity"] == "P1"
+                assert first["display_name"] == "Sigrid Bjørnstad"
+                assert first["person_key"].startswith("p-")
+                assert any(e["field"] == "start_date" for e in first["evidence"])
+                assert all(SAMPLE_FNR.encode() not in (r.value or b"") for r in opened)
+
+                account = iam_account(employee_id="00234567")
+                value = await pipeline.codec.encode(
+                    pipeline.topics.name("source.iam.account"),
+                    pipeline.catalog["no.bott.hub.iam.Account"],
+                    account,
+                )
+                await producer.send_and_wait(
+                    pipeline.topics.name("source.iam.account"), key=b"acc-1", value=value
+                )
+                final = await collect(
+                    kafka.bootstrap_servers,
+                    [tasks, audit],
+                    until=lambda rs: "RESOLVED" in _states(rs, tasks)
+                    and _states(rs, audit).count("RESOLVED") >= 1,
+                    codec=pipeline.codec,
+                    decode_topics=(tasks, audit),
+                )
+        finally:
+            await producer.stop()
+            await pipeline.codec.close()
+        latest = TaskView.of(final, tasks).latest
+        assert list(latest) == [first["task_id"]], "the account resolves the same task"
+        resolved = latest[first["task_id"]]
+        assert resolved["state"] == "RESOLVED"
+        assert resolved["revision"] == first["revision"] + 1
+        assert resolved["resolved_at"] is not None
+        assert any("sigridb: ACTIVE" in (e["value"] or "") for e in resolved["resolution_evidence"])
+        assert _states(final, audit) == ["OPEN", "RESOLVED"], "the audit log has both transitions"

@@ -55,6 +55,12 @@ def _service_group(
         click.echo(f"{name} {result.record.version} {verb} at {result.record.address}")
         click.echo(f"  pid {result.record.pid}, log {result.record.log_path}")
 
+    @group.command(help=f"Fetch the {what}'s jars from Maven Central into the cache.")
+    def install() -> None:
+        service = make(_settings(), None)
+        service.install()
+        click.echo(f"{name} {service.version} is installed in {service.install_dir}")
+
     @group.command(help=f"Stop the embedded {what}; no process is left behind.")
     def stop() -> None:
         pids = make(_settings(), None).stop()

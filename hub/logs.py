@@ -36,18 +36,24 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
+def _redact_scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_national_ids(value)
+    if isinstance(value, BaseException):
+        return redact_national_ids(repr(value))
+    if isinstance(value, int) and not isinstance(value, bool) and 10**10 <= abs(value) < 10**11:
+        return "[redacted-nin]"  # an eleven-digit number, e.g. an fnr parsed as an int
+    return value
+
+
 def _redact_value(key: str | None, value: Any) -> Any:
     if key is not None and key.lower() in SENSITIVE_KEYS and value not in (None, ""):
         return "[redacted]"
-    if isinstance(value, str):
-        return redact_national_ids(value)
     if isinstance(value, Mapping):
         return {k: _redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_redact_value(None, v) for v in value]
-    if isinstance(value, BaseException):
-        return redact_national_ids(repr(value))
-    return value
+    return _redact_scalar(value)
 
 
 def redact_sensitive(
@@ -91,3 +97,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The Kafka client narrates every metadata refresh at INFO; keep its warnings.
+    logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

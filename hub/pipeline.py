@@ -10,7 +10,7 @@ such records to the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import AvroCodec
 from hub.correlation import person_key_for
 from hub.errors import MappingError
+from hub.findings import Evidence, Finding
 from hub.person_view import PersonView, SourceKind, apply_record
 from hub.rules import RULES, Rule, RuleSettings
 from hub.tasks.lifecycle import Transition, reconcile
@@ -106,9 +107,7 @@ class Pipeline:
             return stamp
         return datetime.now(UTC)
 
-    def evaluate(
-        self, state: Record | None, event: Record
-    ) -> tuple[Record, list[Transition]]:
+    def evaluate(self, state: Record | None, event: Record) -> tuple[Record, list[Transition]]:
         """Fold a decoded PersonEvent into the person's state and run the rules."""
         view = (
             view_of(state)
@@ -117,8 +116,8 @@ class Pipeline:
         )
         view = apply_record(view, event["source_topic"], event["record"])
         now = self.now(event)
-        findings = []
-        evaluated = {}
+        findings: list[Finding] = []
+        evaluated: dict[str, Sequence[Evidence]] = {}
         for rule in self.rules:
             findings.extend(rule.evaluate(view, now, self.rule_settings))
             evaluated[rule.rule_id] = rule.evidence(view)

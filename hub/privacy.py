@@ -42,9 +42,7 @@ def pseudonym(secret: str, kind: IdentifierKind, value: str) -> str:
     secret it cannot be reversed or recomputed from a guessed number.
     """
     normalised = re.sub(r"[\s-]", "", value).upper()
-    digest = hmac.new(
-        secret.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256
-    ).hexdigest()
+    digest = hmac.new(secret.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
     return f"{kind}:{digest[:32]}"
 
 

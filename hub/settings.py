@@ -19,7 +19,7 @@ from hub.errors import ConfigurationError
 
 __all__ = ["HubSettings", "load_settings"]
 
-_DEV_SECRET = "dev-only-pseudonym-secret-change-me"
+_DEV_SECRET = "dev-only-pseudonym-secret-change-me"  # noqa: S105 - the published dev default
 
 
 def _default_cache_dir() -> Path:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import ConfigurationError
 
-__all__ = ["TOPICS_FILE", "TopicSpec", "TopicCatalog", "ensure_topics"]
+__all__ = ["TOPICS_FILE", "TopicCatalog", "TopicSpec", "ensure_topics"]
 
 TOPICS_FILE = Path(__file__).resolve().parents[1] / "deploy" / "topics.yaml"
 
@@ -35,6 +37,34 @@ class TopicSpec:
         return config
 
 
+class _Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    partitions: int = Field(default=1, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+
+
+class _TopicEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    description: str = ""
+    key: str = ""
+    value_schema: str | None = None
+    cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
+    retention_ms: int | None = Field(default=None, ge=-1)
+    partitions: int | None = Field(default=None, ge=1, le=10_000)
+    replication_factor: int | None = Field(default=None, ge=1, le=16)
+
+
+class _TopicsFile(BaseModel):
+    """The shape of deploy/topics.yaml."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    defaults: _Defaults = Field(default_factory=_Defaults)
+    topics: dict[str, _TopicEntry]
+
+
 class TopicCatalog:
     """The topics of ``deploy/topics.yaml``, named with a prefix (empty in production)."""
 
@@ -43,27 +73,26 @@ class TopicCatalog:
             raw: Any = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigurationError(f"cannot read the topic catalogue {path}: {exc}") from exc
-        if not isinstance(raw, dict) or not isinstance(raw.get("topics"), dict):
-            raise ConfigurationError(f"{path}: expected a mapping with a 'topics' mapping")
-        defaults = raw.get("defaults") or {}
+        try:
+            declared = _TopicsFile.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err['input']!r})"
+                for err in exc.errors()
+            )
+            raise ConfigurationError(f"{path}: {problems}") from None
         self.prefix = prefix
         self._specs: dict[str, TopicSpec] = {}
-        for logical, body in raw["topics"].items():
-            body = body or {}
-            policy = body.get("cleanup_policy", "delete")
-            if policy not in ("delete", "compact", "compact,delete"):
-                raise ConfigurationError(f"{path}: topic {logical}: bad cleanup_policy {policy!r}")
+        for logical, entry in declared.topics.items():
             self._specs[logical] = TopicSpec(
                 logical_name=logical,
                 name=prefix + logical,
-                partitions=int(body.get("partitions", defaults.get("partitions", 1))),
-                replication_factor=int(
-                    body.get("replication_factor", defaults.get("replication_factor", 1))
-                ),
-                cleanup_policy=policy,
-                retention_ms=body.get("retention_ms"),
-                value_schema=body.get("value_schema"),
-                description=str(body.get("description", "")),
+                partitions=entry.partitions or declared.defaults.partitions,
+                replication_factor=entry.replication_factor or declared.defaults.replication_factor,
+                cleanup_policy=entry.cleanup_policy,
+                retention_ms=entry.retention_ms,
+                value_schema=entry.value_schema,
+                description=entry.description,
             )
 
     def __getitem__(self, logical_name: str) -> TopicSpec:
@@ -101,6 +130,24 @@ async def ensure_topics(bootstrap_servers: str, catalog: TopicCatalog) -> list[s
                     for spec in missing
                 ]
             )
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: Any, names: list[str], within_s: float = 30.0) -> None:
+    """Wait until every partition of the new topics has a leader, so the first send
+    does not meet NOT_LEADER errors."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while loop.time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(
+            topic.get("error_code", 0) == 0
+            and topic.get("partitions")
+            and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(0.2)

@@ -38,18 +38,28 @@ def _cache_dir() -> Path:
 
 def _docker_answers() -> bool:
     try:
-        result = subprocess.run(
-            ["docker", "info"], capture_output=True, timeout=5, check=False
-        )
+        result = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return result.returncode == 0
 
 
+_SERVICES: list[str] = []
+
+
 def _report(request: pytest.FixtureRequest, line: str) -> None:
+    _SERVICES.append(line)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real broker and registry the tests went through."""
+    if _SERVICES:
+        terminalreporter.section("services under test")
+        for line in _SERVICES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -40,8 +40,12 @@ def iam_account(
         "status": status,
         "expires_on": None,
         "affiliations": [
-            {"affiliation": "ANSATT", "status": "vitenskapelig", "org_unit_id": "50001300",
-             "source_system": "DFO_SAP"}
+            {
+                "affiliation": "ANSATT",
+                "status": "vitenskapelig",
+                "org_unit_id": "50001300",
+                "source_system": "DFO_SAP",
+            }
         ],
         "external_ids": [{"id_type": "DFO_PID", "value": employee_id}],
         "publicly_visible": True,

@@ -38,8 +38,15 @@ class Collected:
 class WorkerProcess:
     """``python -m hub worker`` in a subprocess, against the test's broker and registry."""
 
-    def __init__(self, *, bootstrap: str, registry_url: str | None, prefix: str, state_dir: Path,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        registry_url: str | None,
+        prefix: str,
+        state_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.log_path = state_dir / "worker.log"
         self.env = {
             **os.environ,
@@ -48,8 +55,11 @@ class WorkerProcess:
             "HUB_STATE_DIR": str(state_dir),
             "HUB_WORKER_WEB_PORT": "0",
             "HUB_LOG_FORMAT": "json",
-            **({"HUB_SCHEMA_REGISTRY_URL": registry_url} if registry_url else
-               {"HUB_WIRE_FORMAT": "single-object"}),
+            **(
+                {"HUB_SCHEMA_REGISTRY_URL": registry_url}
+                if registry_url
+                else {"HUB_WIRE_FORMAT": "single-object"}
+            ),
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -58,8 +68,12 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "worker"], cwd=ROOT, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "hub", "worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -86,7 +100,9 @@ class WorkerProcess:
         self.stop()
 
 
-async def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]) -> list[tuple[int, int]]:
+async def produce(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
+) -> list[tuple[int, int]]:
     """Send records; return (partition, offset) of each."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -105,7 +121,7 @@ async def collect(
     topics: list[str],
     *,
     until: Callable[[list[Collected]], bool],
-    timeout: float = 90.0,
+    within_s: float = 90.0,
     codec: AvroCodec | None = None,
     decode_topics: tuple[str, ...] = (),
 ) -> list[Collected]:
@@ -114,25 +130,31 @@ async def collect(
     Raises AssertionError with what was seen when the time runs out.
     """
     consumer = AIOKafkaConsumer(
-        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        group_id=None, enable_auto_commit=False,
+        *topics,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
     )
     await consumer.start()
     seen: list[Collected] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within_s
     try:
         while not until(seen):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
-                    f"timed out after {timeout}s; saw {len(seen)} records: "
-                    + "; ".join(f"{r.topic}@{r.offset}: {r.decoded or r.headers}" for r in seen[-10:])
+                    f"timed out after {within_s}s; saw {len(seen)} records: "
+                    + "; ".join(
+                        f"{r.topic}@{r.offset}: {r.decoded or r.headers}" for r in seen[-10:]
+                    )
                 )
             batch = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
             for messages in batch.values():
                 for m in messages:
-                    item = Collected(m.topic, m.partition, m.offset, m.key, m.value,
-                                     headers_as_dict(m.headers))
+                    item = Collected(
+                        m.topic, m.partition, m.offset, m.key, m.value, headers_as_dict(m.headers)
+                    )
                     if codec is not None and m.topic in decode_topics and m.value is not None:
                         item.decoded = await codec.decode_any(m.value)
                     seen.append(item)

@@ -5,6 +5,7 @@ next good record is still processed."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from connectors.dfo.connector import DfoEmployeeConnector
 from connectors.dfo.mapping import map_employee
 from hub.avro.wire import confluent_frame, confluent_unframe
 from tests.conftest import KafkaEndpoint
-from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
+from tests.factories import SAMPLE_FNR, dfo_new_hire_body
 from tests.kafka_support import TaskView, WorkerProcess, collect, produce
 from tests.test_walking_skeleton import _pipeline, _states
 
@@ -43,8 +44,6 @@ class TestDeadLetters:
         dead = pipeline.topics.name("hub.deadletter")
         tasks = pipeline.topics.name("hub.tasks")
         employee_schema = pipeline.catalog["no.bott.hub.dfo.Employee"]
-        from datetime import UTC, datetime
-
         good_employee = map_employee(
             json.loads(dfo_new_hire_body(start_in_days=3, employee_id="00777001")),
             institution="uio",
@@ -91,17 +90,22 @@ class TestDeadLetters:
             seen = await collect(
                 kafka.bootstrap_servers,
                 [dead, tasks],
-                until=lambda rs: sum(r.topic == dead for r in rs) >= expected
-                and "OPEN" in _states(rs, tasks),
+                until=lambda rs: (
+                    sum(r.topic == dead for r in rs) >= expected and "OPEN" in _states(rs, tasks)
+                ),
                 codec=pipeline.codec,
                 decode_topics=(tasks,),
             )
             log = worker.log()
         await pipeline.codec.close()
         letters = {
-            (r.headers["hub.source.topic"], r.headers["hub.source.partition"],
-             r.headers["hub.source.offset"]): r
-            for r in seen if r.topic == dead
+            (
+                r.headers["hub.source.topic"],
+                r.headers["hub.source.partition"],
+                r.headers["hub.source.offset"],
+            ): r
+            for r in seen
+            if r.topic == dead
         }
         assert len(letters) == expected, f"dead letters: {list(letters)}\n{log}"
         for (name, value), (partition, offset) in zip(bad.items(), placed, strict=True):
@@ -155,11 +159,12 @@ class TestDeadLetters:
             await producer.stop()
             await pipeline.codec.close()
         assert results == [None, None]
-        assert [r.value for r in seen] == bodies
-        for letter in seen:
-            assert letter.headers["hub.connector"] == "dfo"
-            assert letter.headers["hub.stage"] == "connector"
-            assert SAMPLE_FNR not in letter.headers["hub.error"]
-        assert "not valid JSON" in seen[0].headers["hub.error"]
-        assert "startdato" in seen[1].headers["hub.error"]
-        assert "234567" in seen[1].headers["hub.error"], "the error names the record"
+        by_body = {r.value: r.headers for r in seen}
+        assert sorted(by_body) == sorted(bodies), "each body is kept as it came"
+        for headers in by_body.values():
+            assert headers["hub.connector"] == "dfo"
+            assert headers["hub.stage"] == "connector"
+            assert SAMPLE_FNR not in headers["hub.error"]
+        assert "not valid JSON" in by_body[bodies[0]]["hub.error"]
+        assert "startdato" in by_body[bodies[1]]["hub.error"]
+        assert "234567" in by_body[bodies[1]]["hub.error"], "the error names the record"

@@ -34,7 +34,11 @@ class TestSchemaFiles:
         """`hub schemas check` accepts the committed schemas against their git history."""
         result = subprocess.run(
             [sys.executable, "-m", "hub", "schemas", "check"],
-            cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         assert "backward compatible" in result.stdout
@@ -47,7 +51,9 @@ class TestRegistry:
         client = RegistryClient(registry_url)
         run = uuid.uuid4().hex[:8]
         try:
-            ids = {s.name: await client.register(f"{run}-{s.name}", s.text) for s in SchemaCatalog()}
+            ids = {
+                s.name: await client.register(f"{run}-{s.name}", s.text) for s in SchemaCatalog()
+            }
         finally:
             await client.close()
         assert len(set(ids.values())) == len(ids), "distinct schemas get distinct ids"

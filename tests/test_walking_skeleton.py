@@ -93,8 +93,10 @@ class TestWalkingSkeleton:
                 final = await collect(
                     kafka.bootstrap_servers,
                     [tasks, audit],
-                    until=lambda rs: "RESOLVED" in _states(rs, tasks)
-                    and _states(rs, audit).count("RESOLVED") >= 1,
+                    until=lambda rs: (
+                        "RESOLVED" in _states(rs, tasks)
+                        and _states(rs, audit).count("RESOLVED") >= 1
+                    ),
                     codec=pipeline.codec,
                     decode_topics=(tasks, audit),
                 )

@@ -64,14 +64,15 @@ class SchemaCatalog:
             raise SchemaError(f"no Avro schemas (*.avsc) in {directory}")
         for path in files:
             try:
-                parsed = fastavro.schema.load_schema(path, _write_hint=False)
+                parsed = fastavro.schema.load_schema(str(path), _write_hint=False)
             except (fastavro.schema.SchemaParseException, ValueError, KeyError, OSError) as exc:
                 raise SchemaError(f"cannot parse Avro schema {path.name}: {exc}") from exc
             plain = _strip_fastavro_keys(parsed)
             name = path.name.removesuffix(".avsc")
-            if plain.get("namespace", "") + "." + plain.get("name", "") != name and plain.get(
-                "name"
-            ) != name:
+            if (
+                plain.get("namespace", "") + "." + plain.get("name", "") != name
+                and plain.get("name") != name
+            ):
                 raise SchemaError(
                     f"{path.name} defines {plain.get('namespace')}.{plain.get('name')};"
                     " a schema file must be named after the type it defines"

@@ -72,7 +72,14 @@ def write_body(parsed_schema: Any, record: Any) -> bytes:
     try:
         fastavro.validation.validate(record, parsed_schema, raise_errors=True)
     except fastavro.validation.ValidationError as exc:
-        raise WireFormatError(f"record does not match its schema: {exc}") from exc
+        raise WireFormatError(f"record does not match its schema: {str(exc)[:300]}") from exc
+    except (ValueError, TypeError) as exc:
+        # fastavro converts strings in date and timestamp fields itself, and raises a
+        # bare ValueError when it cannot: name the field it must have been.
+        fields = ", ".join(_text_in_logical_fields(parsed_schema, record)) or "?"
+        raise WireFormatError(
+            f"record does not match its schema: field {fields}: {str(exc)[:300]}"
+        ) from exc
     buffer = io.BytesIO()
     try:
         fastavro.schemaless_writer(buffer, parsed_schema, record)
@@ -112,3 +119,19 @@ def _schema_name(schema: Any) -> str:
     if isinstance(schema, dict):
         return str(schema.get("name", schema.get("type", "?")))
     return str(schema)[:80]
+
+
+def _has_logical_type(field_type: Any) -> bool:
+    branches = field_type if isinstance(field_type, list) else [field_type]
+    return any(isinstance(b, dict) and "logicalType" in b for b in branches)
+
+
+def _text_in_logical_fields(schema: Any, record: Any) -> list[str]:
+    """Top-level fields that hold text where the schema wants a date or timestamp."""
+    if not isinstance(schema, dict) or not isinstance(record, dict):
+        return []
+    return [
+        f["name"]
+        for f in schema.get("fields", [])
+        if isinstance(record.get(f["name"]), str) and _has_logical_type(f["type"])
+    ]

@@ -84,7 +84,7 @@ def _metadata_call(bootstrap: str) -> bool:
             await asyncio.wait_for(admin.start(), timeout=5)
             cluster = await asyncio.wait_for(admin.describe_cluster(), timeout=5)
             return bool(cluster.get("brokers"))
-        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception:
             return False
         finally:
             await admin.close()
@@ -97,7 +97,7 @@ def metadata_answers(bootstrap: str) -> bool:
 
     Runs in a thread of its own, so it works with or without a running event loop.
     """
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    host, _, port = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
     if not port.isdigit() or not port_in_use(int(port), host or "127.0.0.1"):
         return False
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -120,6 +120,10 @@ class LocalKafka(LocalJavaService):
     @property
     def version(self) -> str:
         return KAFKA_VERSION
+
+    @property
+    def install_dir(self) -> Path:
+        return self.lib_dir
 
     def install(self) -> None:
         fetch_artifacts(self.lib_dir, _ARTIFACTS)

@@ -88,9 +88,7 @@ def fetch_artifacts(
                     + "".join(a.dependency_xml() for a in artifacts)
                     + "</dependencies></project>"
                 )
-                goals = [
-                    ["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime"]
-                ]
+                goals = [["-f", str(pom), "dependency:copy-dependencies", "-DincludeScope=runtime"]]
             else:
                 # A bare copy needs no POM of ours and no parent POM of theirs.
                 goals = [["dependency:copy", f"-Dartifact={a.coordinate}"] for a in artifacts]

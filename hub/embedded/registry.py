@@ -52,6 +52,10 @@ class LocalRegistry(LocalJavaService):
     def runner_jar(self) -> Path:
         return self.app_dir / f"apicurio-registry-app-{APICURIO_VERSION}-runner.jar"
 
+    @property
+    def install_dir(self) -> Path:
+        return self.app_dir
+
     def install(self) -> None:
         if self.runner_jar.exists():
             return

@@ -68,6 +68,11 @@ class LocalJavaService(abc.ABC):
     def version(self) -> str:
         """The version of the software this launcher runs."""
 
+    @property
+    @abc.abstractmethod
+    def install_dir(self) -> Path:
+        """Where the fetched jars live (a cache outside the repository)."""
+
     @abc.abstractmethod
     def install(self) -> None:
         """Fetch what the service needs (cached after the first run)."""

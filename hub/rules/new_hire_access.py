@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView
 from hub.rules.settings import RuleSettings
@@ -62,7 +63,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
         return []
     start: date | None = employee.get("start_date")
     end: date | None = employee.get("end_date")
-    today = now.date()
+    today = business_date(now)
     if start is None or (end is not None and end < today):
         return []
     if (start - today).days > settings.new_hire_lead_days:

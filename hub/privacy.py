@@ -16,6 +16,8 @@ __all__ = [
     "NATIONAL_ID_PATTERN",
     "is_dummy_national_id",
     "mask_identifier",
+    "national_id_kind",
+    "national_id_pseudonym",
     "pseudonym",
     "redact_national_ids",
 ]
@@ -27,12 +29,22 @@ NATIONAL_ID_PATTERN = re.compile(r"(?<!\d)\d{11}(?!\d)")
 # identify nobody and must never be matched on.
 _DUMMY_NATIONAL_ID = re.compile(r".+00[012]00$")
 
-IdentifierKind = Literal["nin", "passport"]
+IdentifierKind = Literal["nin", "dnr", "passport"]
 
 
 def is_dummy_national_id(value: str) -> bool:
     """True for DFØ's placeholder national IDs (``.+00[012]00$``)."""
     return bool(_DUMMY_NATIONAL_ID.match(value))
+
+
+def national_id_kind(value: str) -> Literal["nin", "dnr"]:
+    """``dnr`` for a D-number (the first digit is raised by 4), ``nin`` for a fødselsnummer."""
+    return "dnr" if value[:1] in "4567" and value[:1] != "" else "nin"
+
+
+def national_id_pseudonym(secret: str, value: str) -> str:
+    """The pseudonym of a national ID, of kind ``nin`` or ``dnr`` as the number says."""
+    return pseudonym(secret, national_id_kind(value), value)
 
 
 def pseudonym(secret: str, kind: IdentifierKind, value: str) -> str:

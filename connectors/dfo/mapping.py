@@ -44,7 +44,12 @@ from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from hub.errors import MappingError
-from hub.privacy import is_dummy_national_id, mask_identifier, pseudonym
+from hub.privacy import (
+    is_dummy_national_id,
+    mask_identifier,
+    national_id_pseudonym,
+    pseudonym,
+)
 
 __all__ = [
     "MAX_LIST_LENGTH",
@@ -367,7 +372,7 @@ def _identity(record: _Record, secret: str) -> dict[str, object]:
     """Who the employee is: identifiers (pseudonymised), names and usernames."""
     national_id = record.get("fnr", _national_id)
     return {
-        "national_id_pseudonym": pseudonym(secret, "nin", national_id) if national_id else None,
+        "national_id_pseudonym": national_id_pseudonym(secret, national_id) if national_id else None,
         "national_id_masked": mask_identifier(national_id) if national_id else None,
         "passports": _passports(record, secret),
         "first_name": record.get("fornavn", _text),

@@ -187,7 +187,14 @@ class _Resolver:
         self.claim(target, own)
         if contradicting:
             conflicts = _conflicts(frozenset(target.asserted | record.identifiers), contradicting)
-            self.place(record, target, LinkStatus.DISPUTED, conflicts, tuple(contradicting), shared)
+            self.place(
+                record,
+                target,
+                LinkStatus.DISPUTED,
+                conflicts=conflicts,
+                candidates=tuple(contradicting),
+                shared=shared,
+            )
         else:
             status = LinkStatus.LINKED if compatible else LinkStatus.UNMATCHED
             self.place(record, target, status, shared=shared)
@@ -197,6 +204,7 @@ class _Resolver:
         record: RecordIdentity,
         group: _Group,
         status: LinkStatus,
+        *,
         conflicts: list[Conflict] | None = None,
         candidates: tuple[_Group, ...] = (),
         shared: tuple[Identifier, ...] = (),

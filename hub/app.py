@@ -1,11 +1,16 @@
 """The faust app, built by :func:`create_app`. Nothing happens at import time.
 
-Two agents, one per arrow of the design's flow:
+Three agents, one per arrow of the design's flow, and a timer:
 
-- ``correlate``: source topics → ``hub.person-events``, re-keyed by person key.
+- ``route``: source topics → ``hub.identity-input``, re-keyed by institution.
+- ``correlate``: ``hub.identity-input`` → the identity table and the correlation
+  stage → ``hub.person-events``, keyed by person.
 - ``evaluate``: ``hub.person-events`` → the person-view table → rules → task
   transitions on ``hub.tasks`` (compacted, latest state) and ``hub.task-events``
-  (append-only audit).
+  (append-only audit); records and tasks that move to another person after a merge
+  go back to ``hub.person-events`` under that person's key.
+- ``recheck`` (wall clock): every ``recheck_interval`` seconds, persons whose next
+  re-check has come get a RECHECK event.
 
 Faust acknowledges a message even when an agent raises, so both agents catch every
 error inside the loop and send the record to ``hub.deadletter`` instead.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -28,9 +33,17 @@ from faust.serializers.codecs import Codec
 from hub.avro.catalog import AvroSchema
 from hub.avro.registry import RegistryUnavailableError
 from hub.avro.wire import read_body, single_object_frame, single_object_unframe, write_body
+from hub.correlation.stage import CorrelationStage
 from hub.deadletter import dead_letter_headers
 from hub.errors import HubError, WireFormatError
-from hub.pipeline import PERSON_EVENT, PERSON_STATE, TASK, Pipeline
+from hub.pipeline import (
+    IDENTITY_STATE,
+    PERSON_EVENT,
+    PERSON_STATE,
+    TASK,
+    Evaluation,
+    Pipeline,
+)
 from hub.tasks.lifecycle import Transition
 
 __all__ = ["HubApp", "create_app"]
@@ -87,6 +100,182 @@ class HubApp:
     pipeline: Pipeline
 
 
+@dataclass
+class _Wiring:
+    """The app's topics, tables and helpers, shared by the agents."""
+
+    app: faust.App
+    pipeline: Pipeline
+    partitions: int
+
+    def __post_init__(self) -> None:
+        topics = self.pipeline.topics
+        self.sources = self.app.topic(
+            *self.pipeline.source_topic_names, key_type=bytes, value_type=bytes, internal=False
+        )
+        self.identity_input = self.raw_topic(topics.name("hub.identity-input"))
+        self.person_events = self.raw_topic(topics.name("hub.person-events"))
+        self.tasks_topic = self.raw_topic(topics.name("hub.tasks"))
+        self.task_events = self.raw_topic(topics.name("hub.task-events"))
+        self.dead_letters = self.raw_topic(topics.name("hub.deadletter"))
+        self.person_views = self.avro_table("person-view", PERSON_STATE)
+        self.identities = self.avro_table("identity", IDENTITY_STATE)
+        # The correlation stage keeps its index in memory, rebuilt from the identity
+        # table after every rebalance (faust has recovered the table by then).
+        self.correlation: dict[str, CorrelationStage] = {}
+        self.app.on_partitions_revoked.connect(self._forget_correlation)
+        self.app.on_partitions_assigned.connect(self._forget_correlation)
+
+    def raw_topic(self, name: str) -> Any:
+        return self.app.topic(name, key_type=bytes, value_type=bytes, internal=False)
+
+    def avro_table(self, name: str, schema: str) -> Any:
+        table = self.app.Table(name, partitions=self.partitions, key_type=bytes)
+        # Faust derives a table's serializer from its value type; the store and the
+        # changelog topic read this attribute lazily, so setting it here makes every
+        # changelog record Avro (single-object encoded).
+        cast(Any, table).value_serializer = AvroStateCodec(self.pipeline.catalog[schema])
+        return table
+
+    def _forget_correlation(self, *_args: Any, **_kwargs: Any) -> None:
+        self.correlation.clear()
+
+    def correlation_stage(self) -> CorrelationStage:
+        if "stage" not in self.correlation:
+            stage = self.pipeline.new_stage()
+            stage.restore(self.identities.values())
+            self.correlation["stage"] = stage
+        return self.correlation["stage"]
+
+    async def dead_letter(self, event: faust.EventT[Any], exc: BaseException, stage: str) -> None:
+        if not isinstance(exc, HubError):
+            log.error("unexpected_error", stage=stage, error=repr(exc), exc_info=exc)
+        message = event.message
+        log.warning(
+            "dead_letter",
+            stage=stage,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
+        headers = dead_letter_headers(
+            source_topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            error=exc,
+            stage=stage,
+        )
+        await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
+
+    async def send_transitions(self, transitions: list[tuple[bytes, bytes, Transition]]) -> None:
+        for latest, audit, transition in transitions:
+            task_key = transition.task["task_id"].encode()
+            await self.task_events.send(key=task_key, value=audit)
+            await self.tasks_topic.send(key=task_key, value=latest)
+            log.info(
+                "task_transition",
+                transition=transition.kind,
+                task_id=transition.task["task_id"],
+                rule_id=transition.task["rule_id"],
+                revision=transition.task["revision"],
+            )
+
+
+def _route_agent(w: _Wiring) -> None:
+    @w.app.agent(w.sources, name="route")
+    async def route(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                institution, value = await _until_available(
+                    partial(w.pipeline.route, event.message.topic, event.value), "route"
+                )
+            except Exception as exc:  # every failure becomes a dead letter
+                await w.dead_letter(event, exc, "route")
+                continue
+            await w.identity_input.send(key=institution.encode(), value=value)
+
+
+def _correlate_agent(w: _Wiring) -> None:
+    @w.app.agent(w.identity_input, name="correlate")
+    async def correlate(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                stage = w.correlation_stage()
+                states, outgoing = await _until_available(
+                    partial(w.pipeline.correlate, stage, event.value), "correlate"
+                )
+            except Exception as exc:  # every failure becomes a dead letter
+                if not isinstance(exc, HubError):
+                    w.correlation.clear()  # the in-memory index may be half-updated
+                await w.dead_letter(event, exc, "correlate")
+                continue
+            for state in states:
+                w.identities[state["ref"].encode()] = state
+            for key, value in outgoing:
+                await w.person_events.send(key=key.encode(), value=value)
+
+
+def _evaluate_agent(w: _Wiring) -> None:
+    task_schema = w.pipeline.catalog[TASK]
+    event_schema = w.pipeline.catalog[PERSON_EVENT]
+
+    async def evaluate_one(
+        event: faust.EventT[Any],
+    ) -> tuple[Evaluation, list[tuple[bytes, bytes, Transition]], list[tuple[bytes, bytes]]]:
+        decoded = await w.pipeline.codec.decode(event.value, event_schema)
+        result = w.pipeline.evaluate(w.person_views.get(event.key), decoded)
+        tasks = [
+            (
+                await w.pipeline.codec.encode(w.tasks_topic.get_topic_name(), task_schema, t.task),
+                await w.pipeline.codec.encode(w.task_events.get_topic_name(), task_schema, t.task),
+                t,
+            )
+            for t in result.transitions
+        ]
+        forwards = [
+            (f["person_key"].encode(), await w.pipeline.encode_person_event(f))
+            for f in result.forwards
+        ]
+        return result, tasks, forwards
+
+    @w.app.agent(w.person_events, name="evaluate")
+    async def evaluate(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                result, tasks, forwards = await _until_available(
+                    partial(evaluate_one, event), "evaluate"
+                )
+            except Exception as exc:  # every failure becomes a dead letter
+                await w.dead_letter(event, exc, "evaluate")
+                continue
+            if result.state is None:
+                w.person_views.pop(event.key, None)
+            else:
+                w.person_views[event.key] = result.state
+            await w.send_transitions(tasks)
+            for key, value in forwards:
+                await w.person_events.send(key=key, value=value)
+
+
+def _recheck_timer(w: _Wiring, interval: float) -> None:
+    async def recheck() -> None:
+        """Wall clock: ask each person whose next re-check has come to be evaluated."""
+        if w.pipeline.clock != "wall":
+            return
+        now = datetime.now(UTC)
+        for key, state in list(w.person_views.items()):
+            due = state.get("next_check")
+            if due is not None and due <= now:
+                event = w.pipeline.recheck_event(state, due)
+                await w.person_events.send(
+                    key=key, value=await w.pipeline.encode_person_event(event)
+                )
+
+    cast(Any, w.app.timer(interval, name="recheck"))(recheck)
+
+
 def create_app(
     *,
     app_id: str,
@@ -95,10 +284,10 @@ def create_app(
     datadir: Path,
     store: str = "memory://",
     web_port: int = 0,
+    recheck_interval: float = 30.0,
 ) -> HubApp:
     """Build the faust app and its agents; nothing connects until the worker starts it."""
-    topics = pipeline.topics
-    partitions = topics["hub.person-events"].partitions
+    partitions = pipeline.topics["hub.person-events"].partitions
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap_servers}",
@@ -118,95 +307,9 @@ def create_app(
         broker_commit_every=100,
         broker_commit_interval=timedelta(seconds=1),
     )
-
-    def raw_topic(name: str) -> faust.TopicT:
-        return app.topic(name, key_type=bytes, value_type=bytes, internal=False)
-
-    sources = app.topic(
-        *pipeline.source_topic_names, key_type=bytes, value_type=bytes, internal=False
-    )
-    person_events = raw_topic(topics.name("hub.person-events"))
-    tasks_topic = raw_topic(topics.name("hub.tasks"))
-    task_events = raw_topic(topics.name("hub.task-events"))
-    dead_letters = raw_topic(topics.name("hub.deadletter"))
-    person_views = app.Table("person-view", partitions=partitions, key_type=bytes)
-    # Faust derives a table's serializer from its value type; the store and the
-    # changelog topic read this attribute lazily, so setting it here makes every
-    # changelog record Avro (single-object encoded PersonState).
-    cast(Any, person_views).value_serializer = AvroStateCodec(pipeline.catalog[PERSON_STATE])
-    event_schema = pipeline.catalog[PERSON_EVENT]
-    task_schema = pipeline.catalog[TASK]
-
-    async def dead_letter(event: faust.EventT[Any], exc: BaseException, stage: str) -> None:
-        message = event.message
-        headers = dead_letter_headers(
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error=exc,
-            stage=stage,
-        )
-        log.warning(
-            "dead_letter",
-            stage=stage,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error=str(exc),
-            error_type=type(exc).__name__,
-        )
-        await dead_letters.send(key=message.key, value=message.value, headers=headers)
-
-    @app.agent(sources, name="correlate")
-    async def correlate(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                key, value = await _until_available(
-                    partial(pipeline.correlate, event.message.topic, event.value), "correlate"
-                )
-            except Exception as exc:
-                if not isinstance(exc, HubError):
-                    log.exception("unexpected_error", stage="correlate")
-                await dead_letter(event, exc, "correlate")
-                continue
-            await person_events.send(key=key.encode(), value=value)
-
-    async def step(
-        event: faust.EventT[Any],
-    ) -> tuple[dict[str, Any], list[tuple[bytes, bytes, bytes, Transition]]]:
-        decoded = await pipeline.codec.decode(event.value, event_schema)
-        state, transitions = pipeline.evaluate(person_views.get(event.key), decoded)
-        encoded = [
-            (
-                t.task["task_id"].encode(),
-                await pipeline.codec.encode(tasks_topic.get_topic_name(), task_schema, t.task),
-                await pipeline.codec.encode(task_events.get_topic_name(), task_schema, t.task),
-                t,
-            )
-            for t in transitions
-        ]
-        return state, encoded
-
-    @app.agent(person_events, name="evaluate")
-    async def evaluate(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                state, encoded = await _until_available(partial(step, event), "evaluate")
-            except Exception as exc:
-                if not isinstance(exc, HubError):
-                    log.exception("unexpected_error", stage="evaluate")
-                await dead_letter(event, exc, "evaluate")
-                continue
-            person_views[event.key] = state
-            for task_key, latest, audit, transition in encoded:
-                await task_events.send(key=task_key, value=audit)
-                await tasks_topic.send(key=task_key, value=latest)
-                log.info(
-                    "task_transition",
-                    transition=transition.kind,
-                    task_id=transition.task["task_id"],
-                    rule_id=transition.task["rule_id"],
-                    revision=transition.task["revision"],
-                )
-
+    wiring = _Wiring(app, pipeline, partitions)
+    _route_agent(wiring)
+    _correlate_agent(wiring)
+    _evaluate_agent(wiring)
+    _recheck_timer(wiring, recheck_interval)
     return HubApp(app=app, pipeline=pipeline)

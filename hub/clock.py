@@ -7,10 +7,10 @@ so "today" is the date in Europe/Oslo, not in UTC: between midnight and 01:00
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-__all__ = ["BUSINESS_TIMEZONE", "business_date"]
+__all__ = ["BUSINESS_TIMEZONE", "business_date", "start_of_day"]
 
 BUSINESS_TIMEZONE = ZoneInfo("Europe/Oslo")
 
@@ -20,3 +20,8 @@ def business_date(now: datetime) -> date:
     if now.tzinfo is None:
         raise ValueError("business_date needs a timezone-aware datetime")
     return now.astimezone(BUSINESS_TIMEZONE).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of ``day`` in Norway, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=BUSINESS_TIMEZONE)

@@ -1,66 +1,114 @@
-"""The hub's view of one person: the current record from each source system.
+"""The hub's view of one person: the latest version of every source record linked to
+them, how each was linked, and the person's tasks.
 
-Pure: :func:`apply_record` returns a new view and never does I/O. A record older
-than the one the view already holds (by source timestamp) does not replace it:
-old data never overrides new.
+Pure: the functions here return new views and never do I/O. A record never
+overwrites a newer version of itself: versions are compared by source timestamp,
+not by arrival order, so old data never overrides new.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-__all__ = ["PersonView", "SourceKind", "apply_record"]
+__all__ = ["LinkedRecord", "PersonView", "SourceKind", "upsert_record"]
 
 Record = dict[str, Any]
 
 
 class SourceKind:
-    """The source topics a person view is built from (their logical names)."""
+    """The logical names of the source topics whose records describe a person."""
 
     DFO_EMPLOYEE = "source.dfo.employee"
     DFO_POSITION = "source.dfo.position"
     IAM_ACCOUNT = "source.iam.account"
+    IAM_PERSON = "source.iam.person"
+    GREG_PERSON = "source.greg.person"
+    UNIT4_RESOURCE = "source.unit4.resource"
+    UNIT4_APPROVER_ROLE = "source.unit4.approver-role"
+    PAYROLL_RESULT = "source.payroll.result"
+    WEB_PROFILE = "source.web.profile"
+
+
+@dataclass(frozen=True)
+class LinkedRecord:
+    """One source record as the person holds it, with the evidence of its link."""
+
+    ref: str
+    source_topic: str
+    record: Record
+    link: Record | None = None
+
+    @property
+    def source_timestamp(self) -> datetime:
+        stamp: datetime = self.record["source_timestamp"]
+        return stamp
 
 
 @dataclass(frozen=True)
 class PersonView:
-    """Per person: DFØ's employee record, IAM's accounts, and the person's open tasks."""
+    """Per person: their source records (by reference), tasks and next re-check."""
 
     person_key: str
     institution: str
-    employee: Record | None = None
-    accounts: dict[str, Record] = field(default_factory=dict)
+    records: dict[str, LinkedRecord] = field(default_factory=dict)
     tasks: dict[str, Record] = field(default_factory=dict)
+    next_check: datetime | None = None
+
+    @classmethod
+    def of(
+        cls, person_key: str, institution: str, records: Iterable[tuple[str, Record]]
+    ) -> PersonView:
+        """A view holding ``(source topic, record)`` pairs, each under its own reference."""
+        linked = [LinkedRecord(f"{s}/{r['source_id']}", s, r) for s, r in records]
+        return cls(person_key, institution, records={r.ref: r for r in linked})
+
+    def of_source(self, source: str) -> list[Record]:
+        """The person's records from one source, oldest reference first."""
+        return [r.record for _, r in sorted(self.records.items()) if r.source_topic == source]
+
+    @property
+    def employee(self) -> Record | None:
+        """DFØ's employee record (the newest, should a dispute leave two)."""
+        employees = self.of_source(SourceKind.DFO_EMPLOYEE)
+        return max(employees, key=lambda r: r["source_timestamp"]) if employees else None
+
+    @property
+    def accounts(self) -> dict[str, Record]:
+        """IAM accounts by account id."""
+        return {r["source_id"]: r for r in self.of_source(SourceKind.IAM_ACCOUNT)}
+
+    @property
+    def disputed(self) -> list[LinkedRecord]:
+        """Records whose link to this person is disputed."""
+        return [
+            r
+            for _, r in sorted(self.records.items())
+            if r.link is not None and r.link.get("status") == "DISPUTED"
+        ]
 
     @property
     def display_name(self) -> str | None:
-        if self.employee is None:
-            return None
-        parts = [self.employee.get("first_name"), self.employee.get("last_name")]
-        name = " ".join(p for p in parts if p)
-        return name or None
+        for source in (SourceKind.DFO_EMPLOYEE, SourceKind.IAM_PERSON, SourceKind.GREG_PERSON):
+            for record in self.of_source(source):
+                name = " ".join(p for p in (record.get("first_name"), record.get("last_name")) if p)
+                if name:
+                    return name
+        return None
 
     @property
     def latest_source_timestamp(self) -> datetime | None:
-        stamps = [r["source_timestamp"] for r in self.accounts.values()]
-        if self.employee is not None:
-            stamps.append(self.employee["source_timestamp"])
-        return max(stamps, default=None)
+        return max((r.source_timestamp for r in self.records.values()), default=None)
 
 
-def _newer(current: Record | None, incoming: Record) -> bool:
-    return current is None or incoming["source_timestamp"] >= current["source_timestamp"]
-
-
-def apply_record(view: PersonView, source: str, record: Record) -> PersonView:
-    """The view after ``record`` from ``source`` arrived; stale records change nothing."""
-    if source == SourceKind.DFO_EMPLOYEE:
-        return replace(view, employee=record) if _newer(view.employee, record) else view
-    if source == SourceKind.IAM_ACCOUNT:
-        account_id = record["source_id"]
-        if not _newer(view.accounts.get(account_id), record):
+def upsert_record(view: PersonView, linked: LinkedRecord) -> PersonView:
+    """The view after a version of a record arrived; an older version changes nothing
+    but the link evidence, which is always the correlation stage's latest word."""
+    current = view.records.get(linked.ref)
+    if current is not None and linked.source_timestamp < current.source_timestamp:
+        if linked.link is None or linked.link == current.link:
             return view
-        return replace(view, accounts={**view.accounts, account_id: record})
-    return view
+        linked = replace(current, link=linked.link)
+    return replace(view, records={**view.records, linked.ref: linked})

@@ -1,37 +1,51 @@
 """The hub's processing steps, free of faust: the agents in :mod:`hub.app` call these.
 
-1. :meth:`Pipeline.correlate` decodes a source record and re-keys it by person.
-2. :meth:`Pipeline.evaluate` folds a person event into the person's state, runs the
-   rules and returns the task transitions.
+1. :meth:`Pipeline.route` decodes a source record and re-keys it by institution.
+2. :meth:`Pipeline.correlate` runs the correlation stage on it and returns the
+   identity states to remember and the person events to send.
+3. :meth:`Pipeline.evaluate` folds a person event into the person's state, runs the
+   rules and returns the task transitions and any events for other persons.
 
-Both raise :class:`~hub.errors.HubError` subclasses for bad input; the agents send
+All raise :class:`~hub.errors.HubError` subclasses for bad input; the agents send
 such records to the dead-letter topic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import AvroCodec
-from hub.correlation import person_key_for
+from hub.correlation.extract import PERSON_SOURCES
+from hub.correlation.stage import CorrelationStage
 from hub.errors import MappingError
 from hub.findings import Evidence, Finding
-from hub.person_view import PersonView, SourceKind, apply_record
+from hub.person_event import person_event
+from hub.person_view import LinkedRecord, PersonView, upsert_record
 from hub.rules import RULES, Rule, RuleSettings
-from hub.tasks.lifecycle import Transition, reconcile
+from hub.tasks.lifecycle import Transition, adopt_tasks, reconcile
 from hub.topics import TopicCatalog
 
-__all__ = ["PERSON_EVENT", "PERSON_STATE", "TASK", "Pipeline", "state_of", "view_of"]
+__all__ = [
+    "IDENTITY_EVENT",
+    "IDENTITY_STATE",
+    "PERSON_EVENT",
+    "PERSON_STATE",
+    "TASK",
+    "Evaluation",
+    "Pipeline",
+    "state_of",
+    "view_of",
+]
 
+IDENTITY_EVENT = "no.bott.hub.IdentityEvent"
+IDENTITY_STATE = "no.bott.hub.correlation.IdentityState"
 PERSON_EVENT = "no.bott.hub.PersonEvent"
 PERSON_STATE = "no.bott.hub.PersonState"
 TASK = "no.bott.hub.tasks.CorrectionTask"
-
-SOURCE_TOPICS = (SourceKind.DFO_EMPLOYEE, SourceKind.IAM_ACCOUNT)
 
 Record = dict[str, Any]
 
@@ -41,9 +55,12 @@ def view_of(state: Record) -> PersonView:
     return PersonView(
         person_key=state["person_key"],
         institution=state["institution"],
-        employee=state.get("employee"),
-        accounts={a["source_id"]: a for a in state.get("accounts", [])},
+        records={
+            r["ref"]: LinkedRecord(r["ref"], r["source_topic"], r["record"], r.get("link"))
+            for r in state.get("records", [])
+        },
         tasks={t["task_id"]: t for t in state.get("tasks", [])},
+        next_check=state.get("next_check"),
     )
 
 
@@ -52,10 +69,27 @@ def state_of(view: PersonView) -> Record:
     return {
         "person_key": view.person_key,
         "institution": view.institution,
-        "employee": view.employee,
-        "accounts": [view.accounts[k] for k in sorted(view.accounts)],
+        "records": [
+            {
+                "ref": r.ref,
+                "source_topic": r.source_topic,
+                "record": r.record,
+                "link": r.link,
+            }
+            for _, r in sorted(view.records.items())
+        ],
         "tasks": [view.tasks[k] for k in sorted(view.tasks)],
+        "next_check": view.next_check,
     }
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating one person event produced."""
+
+    state: Record | None  # None: the person has nothing left and is forgotten
+    transitions: list[Transition]
+    forwards: list[Record]  # PersonEvents for other persons (a record or tasks moving)
 
 
 @dataclass
@@ -72,56 +106,141 @@ class Pipeline:
     queue_for: Callable[[str], str | None] = field(default=lambda _owner: None)
 
     def __post_init__(self) -> None:
-        self._logical = {self.topics.name(t): t for t in SOURCE_TOPICS}
+        self._logical = {self.topics.name(t): t for t in PERSON_SOURCES}
+        self.schema_of_source = {t: self.topics[t].value_schema or "" for t in PERSON_SOURCES}
 
     @property
     def source_topic_names(self) -> list[str]:
         return sorted(self._logical)
 
-    async def correlate(self, topic: str, value: bytes | None) -> tuple[str, bytes]:
-        """Decode a source record; return (person key, encoded PersonEvent)."""
+    def new_stage(self) -> CorrelationStage:
+        return CorrelationStage(secret=self.secret, schemas=self.schema_of_source)
+
+    # -- 1. route -----------------------------------------------------------------
+
+    async def route(self, topic: str, value: bytes | None) -> tuple[str, bytes]:
+        """Decode a source record; return (institution, encoded IdentityEvent)."""
         logical = self._logical.get(topic)
         if logical is None:
             raise MappingError(f"{topic} is not a source topic of this hub")
         if value is None:
             raise MappingError("the record has no value (a tombstone is not a source record)")
-        schema_name = self.topics[logical].value_schema
-        assert schema_name is not None  # noqa: S101 - source topics always name a schema
+        schema_name = self.schema_of_source[logical]
         record = await self.codec.decode(value, self.catalog[schema_name])
-        key = person_key_for(self.secret, logical, record)
         event = {
-            "person_key": key,
             "institution": record["institution"],
             "source_topic": logical,
             "record": (schema_name, record),
         }
         encoded = await self.codec.encode(
+            self.topics.name("hub.identity-input"), self.catalog[IDENTITY_EVENT], event
+        )
+        return record["institution"], encoded
+
+    # -- 2. correlate -------------------------------------------------------------
+
+    async def correlate(
+        self, stage: CorrelationStage, value: bytes | None
+    ) -> tuple[list[Record], list[tuple[str, bytes]]]:
+        """Run correlation on an IdentityEvent; return (identity states, encoded events)."""
+        if value is None:
+            raise MappingError("the identity event has no value")
+        event = await self.codec.decode(value, self.catalog[IDENTITY_EVENT])
+        states, outgoing = stage.process(event["source_topic"], event["record"])
+        encoded = [(o.person_key, await self.encode_person_event(o.event)) for o in outgoing]
+        return states, encoded
+
+    async def encode_person_event(self, event: Record) -> bytes:
+        if event.get("record") is not None and not isinstance(event["record"], tuple):
+            schema = self.schema_of_source[event["source_topic"]]
+            event = {**event, "record": (schema, event["record"])}
+        return await self.codec.encode(
             self.topics.name("hub.person-events"), self.catalog[PERSON_EVENT], event
         )
-        return key, encoded
+
+    # -- 3. evaluate --------------------------------------------------------------
 
     def now(self, event: Record) -> datetime:
-        """Wall time in production; the event's own source time on the event-time clock."""
+        """Wall time in production; the event's own time on the event-time clock."""
         if self.clock == "event":
-            stamp: datetime = event["record"]["source_timestamp"]
-            return stamp
+            stamp = event.get("event_time")
+            if stamp is None and event.get("record") is not None:
+                stamp = event["record"]["source_timestamp"]
+            if stamp is not None:
+                result: datetime = stamp
+                return result
         return datetime.now(UTC)
 
-    def evaluate(self, state: Record | None, event: Record) -> tuple[Record, list[Transition]]:
+    def recheck_event(self, state: Record, due: datetime) -> Record:
+        """A RECHECK PersonEvent for a stored person whose re-check is due."""
+        return person_event(
+            state["person_key"], state["institution"], "", action="RECHECK", event_time=due
+        )
+
+    def _forward(self, target: str, view: PersonView, source: str, **fields: Any) -> Record:
+        return person_event(target, view.institution, source, **fields)
+
+    def _apply(self, view: PersonView, event: Record) -> tuple[PersonView, list[Record]]:
+        """The view after the event's action, and events for other persons."""
+        action = event["action"]
+        ref = event["record_ref"]
+        forwards: list[Record] = []
+        if action == "UPSERT" and event["record"] is not None:
+            linked = LinkedRecord(ref, event["source_topic"], event["record"], event.get("link"))
+            view = upsert_record(view, linked)
+        elif action == "DETACH":
+            leaving = view.records.get(ref)
+            view = replace(view, records={k: v for k, v in view.records.items() if k != ref})
+            target = event.get("moved_to")
+            if target and leaving is not None:
+                forwards.append(
+                    self._forward(
+                        target,
+                        view,
+                        leaving.source_topic,
+                        record=leaving.record,
+                        record_ref=ref,
+                        link=event.get("link"),
+                        event_time=leaving.record["source_timestamp"],
+                    )
+                )
+            if target and not view.records and view.tasks:
+                # The person merged into another: its open tasks go along.
+                open_tasks = [t for _, t in sorted(view.tasks.items()) if t["state"] == "OPEN"]
+                if open_tasks:
+                    forwards.append(
+                        self._forward(target, view, "", action="ADOPT", adopted_tasks=open_tasks)
+                    )
+                view = replace(view, tasks={})
+        elif action == "RELINK" and ref in view.records:
+            records = dict(view.records)
+            records[ref] = replace(records[ref], link=event.get("link"))
+            view = replace(view, records=records)
+        return view, forwards
+
+    def evaluate(self, state: Record | None, event: Record) -> Evaluation:
         """Fold a decoded PersonEvent into the person's state and run the rules."""
         view = (
             view_of(state)
             if state is not None
             else PersonView(person_key=event["person_key"], institution=event["institution"])
         )
-        view = apply_record(view, event["source_topic"], event["record"])
         now = self.now(event)
+        view, forwards = self._apply(view, event)
+        transitions: list[Transition] = []
+        if event["action"] == "ADOPT":
+            view, adopted = adopt_tasks(view, event["adopted_tasks"], now)
+            transitions.extend(adopted)
         findings: list[Finding] = []
         evaluated: dict[str, Sequence[Evidence]] = {}
+        checks: list[datetime] = []
         for rule in self.rules:
             findings.extend(rule.evaluate(view, now, self.rule_settings))
             evaluated[rule.rule_id] = rule.evidence(view)
-        transitions = reconcile(
+            upcoming = rule.next_check(view, now, self.rule_settings)
+            if upcoming is not None and upcoming > now:
+                checks.append(upcoming)
+        changed = reconcile(
             institution=view.institution,
             person_key=view.person_key,
             tasks=view.tasks,
@@ -130,14 +249,9 @@ class Pipeline:
             now=now,
             queue_for=self.queue_for,
         )
-        if transitions:
-            tasks = dict(view.tasks)
-            tasks.update({t.task["task_id"]: t.task for t in transitions})
-            view = PersonView(
-                person_key=view.person_key,
-                institution=view.institution,
-                employee=view.employee,
-                accounts=view.accounts,
-                tasks=tasks,
-            )
-        return state_of(view), transitions
+        transitions.extend(changed)
+        tasks = dict(view.tasks)
+        tasks.update({t.task["task_id"]: t.task for t in changed})
+        view = replace(view, tasks=tasks, next_check=min(checks, default=None))
+        keep = bool(view.records or view.tasks)
+        return Evaluation(state_of(view) if keep else None, transitions, forwards)

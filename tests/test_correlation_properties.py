@@ -23,9 +23,7 @@ class Version:
     timestamp: int
 
 
-identifiers = st.builds(
-    Identifier, st.sampled_from(KINDS), st.sampled_from(["a", "b", "c", "d"])
-)
+identifiers = st.builds(Identifier, st.sampled_from(KINDS), st.sampled_from(["a", "b", "c", "d"]))
 
 
 @st.composite

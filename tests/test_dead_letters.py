@@ -110,7 +110,7 @@ class TestDeadLetters:
         assert len(letters) == expected, f"dead letters: {list(letters)}\n{log}"
         for (name, value), (partition, offset) in zip(bad.items(), placed, strict=True):
             letter = letters[(employees, str(partition), str(offset))]
-            assert letter.headers["hub.stage"] == "correlate", name
+            assert letter.headers["hub.stage"] == "route", name
             assert letter.headers["hub.error"], name
             assert letter.headers["hub.error.type"], name
             assert letter.value == value, f"{name}: the original bytes are kept"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from hub.findings import Finding, Severity
-from hub.person_view import PersonView
+from hub.person_view import PersonView, SourceKind
 from hub.rules import RULES, RuleSettings, new_hire_access
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -56,12 +56,9 @@ def account(
 
 def view(employee_record: dict[str, Any] | None, *accounts: dict[str, Any]) -> PersonView:
     """A person view holding the given employee record and accounts."""
-    return PersonView(
-        person_key=PERSON_KEY,
-        institution="uio",
-        employee=employee_record,
-        accounts={a["source_id"]: a for a in accounts},
-    )
+    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
+    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
+    return PersonView.of(PERSON_KEY, "uio", records)
 
 
 def evaluate(

@@ -44,7 +44,7 @@ class TestImport:
             " datadir=Path(tempfile.mkdtemp()));"
             " print(sorted(h.app.agents))"
         )
-        assert out == "['correlate', 'evaluate']"
+        assert out == "['correlate', 'evaluate', 'route']"
 
 
 class TestCommandLine:
@@ -70,7 +70,7 @@ class TestCommandLine:
             assert result.returncode == 0, (command, result.stderr)
             assert "Usage:" in result.stdout, command
 
-    def test_bad_settings_stop_with_a_message_naming_the_variable(self) -> None:
+    def test_bad_settings_stop_with_a_message_naming_the_variable(self, tmp_path: Path) -> None:
         """An invalid HUB_* value exits 1 with one line naming the variable."""
         result = subprocess.run(
             [sys.executable, "-m", "hub", "kafka", "status"],
@@ -78,7 +78,7 @@ class TestCommandLine:
             capture_output=True,
             text=True,
             check=False,
-            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp", "HUB_CLOCK": "sideways"},
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HUB_CLOCK": "sideways"},
         )
         assert result.returncode == 1
         assert "HUB_CLOCK" in result.stderr

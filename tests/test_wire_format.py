@@ -25,6 +25,7 @@ from hub.avro.wire import (
     single_object_unframe,
 )
 from hub.errors import WireFormatError
+from hub.person_event import person_event
 
 CATALOG = SchemaCatalog()
 EMPLOYEE = CATALOG["no.bott.hub.dfo.Employee"]
@@ -165,15 +166,7 @@ class TestSingleObjectCodec:
         [
             (EMPLOYEE, employee()),
             (ACCOUNT, account()),
-            (
-                PERSON_EVENT,
-                {
-                    "person_key": "p-1",
-                    "institution": "uio",
-                    "source_topic": TOPIC,
-                    "record": employee(),
-                },
-            ),
+            (PERSON_EVENT, person_event("p-1", "uio", TOPIC, record=employee())),
         ],
         ids=["employee", "account", "person-event"],
     )

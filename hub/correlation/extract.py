@@ -19,7 +19,7 @@ from typing import Any
 from hub.correlation.identifiers import Identifier, Kind
 from hub.correlation.resolve import RecordIdentity
 
-__all__ = ["PERSON_SOURCES", "REFERENCE_SOURCES", "identities_of", "record_ref"]
+__all__ = ["PERSON_SOURCES", "REFERENCE_SOURCES", "identities_of", "masked_forms", "record_ref"]
 
 
 Record = dict[str, Any]
@@ -192,3 +192,16 @@ def identities_of(source: str, record: Record) -> list[RecordIdentity]:
 
 
 PERSON_SOURCES = tuple(_EXTRACTORS)
+
+
+def masked_forms(record: Record) -> dict[Identifier, str]:
+    """How to show a record's identity numbers: their masked forms, by identifier."""
+    forms: dict[Identifier, str] = {}
+    national = _pseudonymous(record.get("national_id_pseudonym"))
+    if national is not None and record.get("national_id_masked"):
+        forms[national] = record["national_id_masked"]
+    for passport in record.get("passports") or []:
+        identifier = _pseudonymous(passport["pseudonym"])
+        if identifier is not None:
+            forms[identifier] = passport["masked"]
+    return forms

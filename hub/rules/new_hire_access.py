@@ -12,14 +12,14 @@ or until the employment has ended. It is due on the start date.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from hub.clock import business_date
+from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView
 from hub.rules.settings import RuleSettings
 
-__all__ = ["RULE_ID", "evaluate", "evidence"]
+__all__ = ["RULE_ID", "evaluate", "evidence", "next_check"]
 
 RULE_ID = "access.new_hire_without_account"
 OWNER_GROUP = "iam"
@@ -54,6 +54,19 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     if not view.accounts:
         items.append(Evidence("iam", "accounts", "none"))
     return items
+
+
+def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
+    """The start of the day the finding may appear (start date less the lead days),
+    or of the day after the employment ends, whichever comes first after ``now``."""
+    employee = view.employee
+    if employee is None or employee.get("start_date") is None:
+        return None
+    moments = [start_of_day(employee["start_date"] - timedelta(days=settings.new_hire_lead_days))]
+    if employee.get("end_date") is not None:
+        moments.append(start_of_day(employee["end_date"] + timedelta(days=1)))
+    upcoming = [m for m in moments if m > now]
+    return min(upcoming, default=None)
 
 
 def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:

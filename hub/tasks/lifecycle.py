@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from hub.findings import Evidence, Finding
+from hub.person_view import PersonView
 
-__all__ = ["Transition", "reconcile", "task_id_for"]
+__all__ = ["Transition", "adopt_tasks", "reconcile", "task_id_for"]
 
 Record = dict[str, Any]
 TransitionKind = Literal["opened", "updated", "resolved", "reopened"]
@@ -86,11 +87,19 @@ def reconcile(
     """
     transitions: list[Transition] = []
     found: set[str] = set()
+    # A task that came with a merge keeps its id; it is found by rule and subject.
+    by_subject = {(t["rule_id"], t["subject"]): t for _, t in sorted(tasks.items())}
     for finding in findings:
-        task_id = task_id_for(institution, finding.rule_id, finding.subject)
+        current = tasks.get(task_id_for(institution, finding.rule_id, finding.subject))
+        if current is None:
+            current = by_subject.get((finding.rule_id, finding.subject))
+        task_id = (
+            current["task_id"]
+            if current is not None
+            else task_id_for(institution, finding.rule_id, finding.subject)
+        )
         found.add(task_id)
         content = _content(finding)
-        current = tasks.get(task_id)
         if current is None:
             task = {
                 "task_id": task_id,
@@ -139,3 +148,49 @@ def reconcile(
             }
             transitions.append(Transition("resolved", task))
     return transitions
+
+
+def adopt_tasks(
+    view: PersonView, adopted: Sequence[Record], now: datetime
+) -> tuple[PersonView, list[Transition]]:
+    """Take over the open tasks of a person merged into ``view``'s person.
+
+    Each task keeps its id and moves to this person (its subject follows). Where this
+    person already has a task for the same rule and subject, the adopted one resolves
+    as a duplicate, naming the task that continues.
+    """
+    tasks = dict(view.tasks)
+    transitions: list[Transition] = []
+    for task in adopted:
+        old_key = task["person_key"]
+        subject = task["subject"].replace(old_key, view.person_key) if old_key else task["subject"]
+        existing = next(
+            (
+                t
+                for t in tasks.values()
+                if t["rule_id"] == task["rule_id"] and t["subject"] == subject
+            ),
+            None,
+        )
+        if existing is not None and existing["task_id"] != task["task_id"]:
+            note = Evidence("hub", "merged into task", existing["task_id"], now)
+            resolved = {
+                **task,
+                "state": "RESOLVED",
+                "resolved_at": now,
+                "updated_at": now,
+                "resolution_evidence": [note.as_record()],
+                "revision": task["revision"] + 1,
+            }
+            transitions.append(Transition("resolved", resolved))
+            continue
+        moved = {
+            **task,
+            "subject": subject,
+            "person_key": view.person_key,
+            "updated_at": now,
+            "revision": task["revision"] + 1,
+        }
+        tasks[moved["task_id"]] = moved
+        transitions.append(Transition("updated", moved))
+    return replace(view, tasks=tasks), transitions

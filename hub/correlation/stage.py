@@ -1,0 +1,207 @@
+"""The correlation stage: source records in, person events out.
+
+For one institution at a time it keeps an :class:`IdentityIndex`, and for every
+source record it returns what to remember (the identity states) and what each
+affected person must hear: the record itself (UPSERT), a record leaving for another
+person after a merge or a split (DETACH with ``moved_to``), or a changed link
+status (RELINK). National IDs and passports go no further than this stage: person
+events carry only pseudonyms, and the link evidence only masked forms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.correlation.extract import identities_of, masked_forms, record_ref
+from hub.correlation.identifiers import Identifier, Kind, person_key
+from hub.correlation.index import AssignmentChange, IdentityIndex
+from hub.correlation.resolve import Assignment, RecordIdentity
+from hub.person_event import person_event
+
+__all__ = ["CorrelationStage", "Outgoing"]
+
+Record = dict[str, Any]
+_SECRET_KINDS = frozenset({Kind.NIN, Kind.DNR, Kind.PASSPORT})
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A person event to send: the person key and the PersonEvent record."""
+
+    person_key: str
+    event: Record
+
+
+def _millis(record: Record) -> int:
+    return int(record["source_timestamp"].timestamp() * 1000)
+
+
+@dataclass
+class CorrelationStage:
+    """Correlation state and logic for the institutions of one partition."""
+
+    secret: str
+    schemas: Mapping[str, str]  # source topic (logical) -> the schema of its values
+    indexes: dict[str, IdentityIndex] = field(default_factory=dict)
+    masked: dict[Identifier, str] = field(default_factory=dict)
+    _parts: dict[str, set[str]] = field(default_factory=dict)
+
+    # -- state ----------------------------------------------------------------
+
+    def restore(self, states: Iterable[Record]) -> None:
+        """Rebuild from stored identity states (after a restart or a rebalance)."""
+        for state in states:
+            identifiers = frozenset(
+                Identifier(Kind(i["kind"]), i["value"]) for i in state["identifiers"]
+            )
+            for item in state["identifiers"]:
+                if item.get("masked"):
+                    self.masked[Identifier(Kind(item["kind"]), item["value"])] = item["masked"]
+            index = self.indexes.setdefault(state["institution"], IdentityIndex())
+            index.upsert(
+                RecordIdentity(state["ref"], identifiers, state["linking"]), state["timestamp_ms"]
+            )
+            base = state["ref"].split("#", 1)[0]
+            self._parts.setdefault(base, set()).add(state["ref"])
+
+    def _state(self, institution: str, identity: RecordIdentity, millis: int) -> Record:
+        return {
+            "ref": identity.ref,
+            "institution": institution,
+            "timestamp_ms": millis,
+            "linking": identity.linking,
+            "identifiers": [
+                {"kind": i.kind.value, "value": i.value, "masked": self.masked.get(i)}
+                for i in sorted(identity.identifiers, key=Identifier.sort_key)
+            ],
+        }
+
+    # -- presentation -----------------------------------------------------------
+
+    def display(self, identifier: Identifier) -> str:
+        """An identifier as people may see it: identity numbers masked."""
+        if identifier.kind in _SECRET_KINDS:
+            return f"{identifier.kind.value}:{self.masked.get(identifier, '***')}"
+        return str(identifier)
+
+    def key_of(self, institution: str, assignment: Assignment) -> str:
+        return person_key(self.secret, institution, assignment.anchor)
+
+    def link_of(self, institution: str, assignment: Assignment) -> Record:
+        """The Link record: status and evidence, identity numbers masked."""
+        return {
+            "status": assignment.status.value.upper(),
+            "anchor": self.display(assignment.anchor),
+            "shared": [self.display(i) for i in assignment.shared],
+            "candidates": [
+                {"person_key": person_key(self.secret, institution, c), "anchor": self.display(c)}
+                for c in assignment.candidates
+            ],
+            "conflicts": [
+                {
+                    "kind": c.kind.value,
+                    "ours": [self.display(Identifier(c.kind, v)) for v in c.ours],
+                    "theirs": [self.display(Identifier(c.kind, v)) for v in c.theirs],
+                }
+                for c in assignment.conflicts
+            ],
+        }
+
+    # -- processing -------------------------------------------------------------
+
+    def process(self, source: str, record: Record) -> tuple[list[Record], list[Outgoing]]:
+        """Take one decoded source record; return (identity states to store, events)."""
+        institution = record["institution"]
+        index = self.indexes.setdefault(institution, IdentityIndex())
+        self.masked.update(masked_forms(record))
+        millis = _millis(record)
+        identities = identities_of(source, record)
+        base = record_ref(source, record)
+        current = {i.ref for i in identities}
+        states: list[Record] = []
+        events: list[Outgoing] = []
+        changes: list[AssignmentChange] = []
+        # A position's holders are parts of one record: a holder who left is removed.
+        for gone in sorted(self._parts.get(base, set()) - current - {base}):
+            changes.extend(index.remove(gone))
+        self._parts[base] = current
+        for identity in identities:
+            states.append(self._state(institution, identity, millis))
+            found = index.upsert(identity, millis)
+            if found is None:  # an older or repeated version: the person view decides
+                assignment = index.assignments.get(identity.ref)
+                if assignment is not None:
+                    events.append(
+                        self._upsert(institution, source, identity.ref, record, assignment)
+                    )
+                continue
+            changes.extend(found)
+        for change in changes:
+            events.extend(self._events_for(institution, source, record, current, change))
+        return states, events
+
+    @staticmethod
+    def _event(key: str, institution: str, source: str, **fields: Any) -> Outgoing:
+        return Outgoing(key, person_event(key, institution, source, **fields))
+
+    def _upsert(
+        self, institution: str, source: str, ref: str, record: Record, assignment: Assignment
+    ) -> Outgoing:
+        key = self.key_of(institution, assignment)
+        return self._event(
+            key,
+            institution,
+            source,
+            record=(self.schemas[source], record),
+            record_ref=ref,
+            link=self.link_of(institution, assignment),
+            event_time=record["source_timestamp"],
+        )
+
+    def _events_for(
+        self,
+        institution: str,
+        source: str,
+        record: Record,
+        own_refs: set[str],
+        change: AssignmentChange,
+    ) -> list[Outgoing]:
+        before = self.key_of(institution, change.before) if change.before else None
+        after = self.key_of(institution, change.after) if change.after else None
+        ref_source = change.ref.split("/", 1)[0]
+        if change.ref in own_refs and change.after is not None:
+            events = []
+            if before is not None and before != after:
+                events.append(
+                    self._event(
+                        before, institution, ref_source, action="DETACH", record_ref=change.ref
+                    )
+                )
+            events.append(self._upsert(institution, source, change.ref, record, change.after))
+            return events
+        if change.after is None or after is None:
+            if before is None:
+                return []
+            return [
+                self._event(before, institution, ref_source, action="DETACH", record_ref=change.ref)
+            ]
+        link = self.link_of(institution, change.after)
+        if before is not None and before != after:
+            return [
+                self._event(
+                    before,
+                    institution,
+                    ref_source,
+                    action="DETACH",
+                    record_ref=change.ref,
+                    moved_to=after,
+                    link=link,
+                )
+            ]
+        return [
+            self._event(
+                after, institution, ref_source, action="RELINK", record_ref=change.ref, link=link
+            )
+        ]

@@ -1,0 +1,101 @@
+"""identity.disputed: a source record may belong to a person, but their identifiers disagree.
+
+Why it matters: correlation never merges on contradicting evidence (two national
+IDs, two employee numbers). A wrong merge would send tasks about the wrong person;
+a missed one gives false "no account" alarms. Someone in IAM and HR must decide:
+correct the wrong identifier at its source, after which the records merge (or stay
+apart) by themselves and this task resolves.
+
+One finding per person holding disputed records, listing each record, the
+candidate persons and the conflicting identifiers, with identity numbers masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from hub.clock import business_date
+from hub.findings import Evidence, Finding, Severity
+from hub.person_view import PersonView
+from hub.rules.settings import RuleSettings
+
+__all__ = ["RULE_ID", "evaluate", "evidence", "next_check"]
+
+RULE_ID = "identity.disputed"
+OWNER_GROUP = "identity"
+
+
+def evidence(view: PersonView) -> Sequence[Evidence]:
+    """Each disputed record with its candidates and conflicts (masked)."""
+    items: list[Evidence] = []
+    for linked in view.disputed:
+        link = linked.link or {}
+        stamp = linked.source_timestamp
+        items.append(Evidence(linked.source_topic, "record", linked.ref, stamp))
+        for candidate in link.get("candidates", []):
+            items.append(
+                Evidence(
+                    "hub",
+                    "candidate person",
+                    f"{candidate['person_key']} ({candidate['anchor']})",
+                    stamp,
+                )
+            )
+        for conflict in link.get("conflicts", []):
+            ours = ", ".join(conflict["ours"]) or "none"
+            theirs = ", ".join(conflict["theirs"]) or "none"
+            items.append(
+                Evidence("hub", f"conflicting {conflict['kind']}", f"{ours} vs {theirs}", stamp)
+            )
+    return items
+
+
+def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
+    """Disputes change only when records change: no re-check is needed."""
+    return None
+
+
+def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
+    """A finding when any of the person's records is disputed."""
+    disputed = view.disputed
+    if not disputed:
+        return []
+    today = business_date(now)
+    employee = view.employee
+    start = employee.get("start_date") if employee else None
+    due = start if start is not None and start >= today else None
+    sources = ", ".join(sorted({r.source_topic.removeprefix("source.") for r in disputed}))
+    name = view.display_name or view.person_key
+    return [
+        Finding(
+            rule_id=RULE_ID,
+            subject=view.person_key,
+            severity=Severity.P2,
+            owner_group=OWNER_GROUP,
+            due_date=due,
+            display_name=view.display_name,
+            title_nb=f"Uavklart identitet: {name} ({sources})",
+            title_en=f"Disputed identity: {name} ({sources})",
+            description_nb=(
+                f"{len(disputed)} kildepost(er) peker på samme person som {name}, men har"
+                " motstridende identifikatorer (f.eks. to ulike fødselsnumre eller"
+                " ansattnumre). Hubben slår dem ikke sammen før noen har avklart hvem som"
+                " er hvem."
+            ),
+            description_en=(
+                f"{len(disputed)} source record(s) point at the same person as {name} but"
+                " carry contradicting identifiers (two national IDs or employee numbers,"
+                " say). The hub will not merge them until someone decides who is who."
+            ),
+            suggested_fix_nb=(
+                "Sammenlign postene i bevisene. Rett den gale identifikatoren i kildesystemet"
+                " (DFØ, IAM eller Greg); da kobles postene riktig av seg selv."
+            ),
+            suggested_fix_en=(
+                "Compare the records in the evidence. Correct the wrong identifier in its"
+                " source system (DFØ, IAM or Greg); the records then link by themselves."
+            ),
+            evidence=tuple(evidence(view)),
+        )
+    ]

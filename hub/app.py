@@ -211,8 +211,11 @@ def _correlate_agent(w: _Wiring) -> None:
                     w.correlation.clear()  # the in-memory index may be half-updated
                 await w.dead_letter(event, exc, "correlate")
                 continue
-            for state in states:
-                w.identities[state["ref"].encode()] = state
+            for ref, state in states:
+                if state is None:
+                    w.identities.pop(ref.encode(), None)
+                else:
+                    w.identities[ref.encode()] = state
             for key, value in outgoing:
                 await w.person_events.send(key=key.encode(), value=value)
 

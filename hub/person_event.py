@@ -10,7 +10,7 @@ __all__ = ["person_event"]
 def person_event(key: str, institution: str, source: str, **fields: Any) -> dict[str, Any]:
     """A PersonEvent for person ``key``: an UPSERT with no record unless ``fields`` say
     otherwise (``action``, ``record``, ``record_ref``, ``link``, ``moved_to``,
-    ``adopted_tasks``, ``event_time``)."""
+    ``adopted_tasks``, ``assignment_seq``, ``event_time``)."""
     event: dict[str, Any] = {
         "person_key": key,
         "institution": institution,
@@ -21,6 +21,7 @@ def person_event(key: str, institution: str, source: str, **fields: Any) -> dict
         "link": None,
         "moved_to": None,
         "adopted_tasks": [],
+        "assignment_seq": 0,
         "event_time": None,
     }
     unknown = set(fields) - set(event)

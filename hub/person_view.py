@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-__all__ = ["LinkedRecord", "PersonView", "SourceKind", "upsert_record"]
+__all__ = ["LinkedRecord", "MovedRecord", "PersonView", "SourceKind", "upsert_record"]
 
 Record = dict[str, Any]
 
@@ -40,11 +40,22 @@ class LinkedRecord:
     source_topic: str
     record: Record
     link: Record | None = None
+    seq: int = 0  # correlation's assignment_seq of the newest word about this record
 
     @property
     def source_timestamp(self) -> datetime:
         stamp: datetime = self.record["source_timestamp"]
         return stamp
+
+
+@dataclass(frozen=True)
+class MovedRecord:
+    """A record correlation moved elsewhere (or removed, ``moved_to`` None) before it
+    arrived here; if it arrives later with an older ``seq``, it is sent on."""
+
+    moved_to: str | None
+    seq: int
+    link: Record | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class PersonView:
     records: dict[str, LinkedRecord] = field(default_factory=dict)
     tasks: dict[str, Record] = field(default_factory=dict)
     next_check: datetime | None = None
+    elsewhere: dict[str, MovedRecord] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -104,11 +116,23 @@ class PersonView:
 
 
 def upsert_record(view: PersonView, linked: LinkedRecord) -> PersonView:
-    """The view after a version of a record arrived; an older version changes nothing
-    but the link evidence, which is always the correlation stage's latest word."""
+    """The view after a version of a record arrived.
+
+    The record's content is the newest by source timestamp; its link is correlation's
+    newest word (the highest ``seq``). An older version never replaces a newer one.
+    """
     current = view.records.get(linked.ref)
-    if current is not None and linked.source_timestamp < current.source_timestamp:
-        if linked.link is None or linked.link == current.link:
-            return view
-        linked = replace(current, link=linked.link)
+    if current is not None:
+        record = (
+            linked.record if linked.source_timestamp >= current.source_timestamp else current.record
+        )
+        link, seq = (
+            (linked.link, linked.seq)
+            if linked.seq >= current.seq
+            else (
+                current.link,
+                current.seq,
+            )
+        )
+        linked = replace(current, record=record, link=link, seq=seq)
     return replace(view, records={**view.records, linked.ref: linked})

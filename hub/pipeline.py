@@ -24,10 +24,15 @@ from hub.correlation.stage import CorrelationStage
 from hub.errors import MappingError
 from hub.findings import Evidence, Finding
 from hub.person_event import person_event
-from hub.person_view import LinkedRecord, PersonView, upsert_record
+from hub.person_view import LinkedRecord, MovedRecord, PersonView, upsert_record
 from hub.rules import RULES, Rule, RuleSettings
 from hub.tasks.lifecycle import Transition, adopt_tasks, reconcile
 from hub.topics import TopicCatalog
+
+
+def _seq_of(moved: MovedRecord | None) -> int:
+    return -1 if moved is None else moved.seq
+
 
 __all__ = [
     "IDENTITY_EVENT",
@@ -56,11 +61,17 @@ def view_of(state: Record) -> PersonView:
         person_key=state["person_key"],
         institution=state["institution"],
         records={
-            r["ref"]: LinkedRecord(r["ref"], r["source_topic"], r["record"], r.get("link"))
+            r["ref"]: LinkedRecord(
+                r["ref"], r["source_topic"], r["record"], r.get("link"), r.get("seq", 0)
+            )
             for r in state.get("records", [])
         },
         tasks={t["task_id"]: t for t in state.get("tasks", [])},
         next_check=state.get("next_check"),
+        elsewhere={
+            m["ref"]: MovedRecord(m["moved_to"], m["seq"], m.get("link"))
+            for m in state.get("elsewhere", [])
+        },
     )
 
 
@@ -75,8 +86,13 @@ def state_of(view: PersonView) -> Record:
                 "source_topic": r.source_topic,
                 "record": r.record,
                 "link": r.link,
+                "seq": r.seq,
             }
             for _, r in sorted(view.records.items())
+        ],
+        "elsewhere": [
+            {"ref": ref, "moved_to": m.moved_to, "seq": m.seq, "link": m.link}
+            for ref, m in sorted(view.elsewhere.items())
         ],
         "tasks": [view.tasks[k] for k in sorted(view.tasks)],
         "next_check": view.next_check,
@@ -141,7 +157,7 @@ class Pipeline:
 
     async def correlate(
         self, stage: CorrelationStage, value: bytes | None
-    ) -> tuple[list[Record], list[tuple[str, bytes]]]:
+    ) -> tuple[list[tuple[str, Record | None]], list[tuple[str, bytes]]]:
         """Run correlation on an IdentityEvent; return (identity states, encoded events)."""
         if value is None:
             raise MappingError("the identity event has no value")
@@ -177,46 +193,86 @@ class Pipeline:
             state["person_key"], state["institution"], "", action="RECHECK", event_time=due
         )
 
-    def _forward(self, target: str, view: PersonView, source: str, **fields: Any) -> Record:
-        return person_event(target, view.institution, source, **fields)
-
     def _apply(self, view: PersonView, event: Record) -> tuple[PersonView, list[Record]]:
-        """The view after the event's action, and events for other persons."""
+        """The view after the event's action, and events for other persons.
+
+        Correlation numbers its words about each record (``assignment_seq``); a view
+        acts only on the newest. A record may arrive after correlation has already
+        moved it on (a merge followed by another): the view then remembers where it
+        went (``elsewhere``) and sends the late arrival after it.
+        """
         action = event["action"]
-        ref = event["record_ref"]
-        forwards: list[Record] = []
         if action == "UPSERT" and event["record"] is not None:
-            linked = LinkedRecord(ref, event["source_topic"], event["record"], event.get("link"))
-            view = upsert_record(view, linked)
-        elif action == "DETACH":
-            leaving = view.records.get(ref)
-            view = replace(view, records={k: v for k, v in view.records.items() if k != ref})
-            target = event.get("moved_to")
-            if target and leaving is not None:
-                forwards.append(
-                    self._forward(
-                        target,
-                        view,
-                        leaving.source_topic,
-                        record=leaving.record,
-                        record_ref=ref,
-                        link=event.get("link"),
-                        event_time=leaving.record["source_timestamp"],
-                    )
-                )
-            if target and not view.records and view.tasks:
+            return self._arrive(view, event)
+        if action == "DETACH":
+            return self._leave(view, event)
+        if action == "RELINK":
+            ref, seq = event["record_ref"], event["assignment_seq"]
+            current = view.records.get(ref)
+            if current is not None:
+                if seq >= current.seq:
+                    records = {**view.records, ref: replace(current, link=event["link"], seq=seq)}
+                    view = replace(view, records=records)
+            elif seq > _seq_of(view.elsewhere.get(ref)):
+                moved = MovedRecord(view.person_key, seq, event["link"])
+                view = replace(view, elsewhere={**view.elsewhere, ref: moved})
+        return view, []
+
+    def _arrive(self, view: PersonView, event: Record) -> tuple[PersonView, list[Record]]:
+        ref, seq = event["record_ref"], event["assignment_seq"]
+        linked = LinkedRecord(ref, event["source_topic"], event["record"], event["link"], seq)
+        moved = view.elsewhere.get(ref)
+        if moved is not None and moved.seq > seq:
+            rest = {k: v for k, v in view.elsewhere.items() if k != ref}
+            if moved.moved_to is None:  # removed before it came
+                return replace(view, elsewhere=rest), []
+            linked = replace(linked, link=moved.link, seq=moved.seq)
+            if moved.moved_to != view.person_key:  # moved on before it came: send it after
+                return replace(view, elsewhere=rest), [self._carry(view, moved.moved_to, linked)]
+            view = replace(view, elsewhere=rest)
+        elif moved is not None:
+            view = replace(view, elsewhere={k: v for k, v in view.elsewhere.items() if k != ref})
+        return upsert_record(view, linked), []
+
+    def _leave(self, view: PersonView, event: Record) -> tuple[PersonView, list[Record]]:
+        ref, seq, target = event["record_ref"], event["assignment_seq"], event["moved_to"]
+        leaving = view.records.get(ref)
+        forwards: list[Record] = []
+        if leaving is None or leaving.seq > seq:
+            if leaving is None and seq > _seq_of(view.elsewhere.get(ref)):
+                moved = MovedRecord(target, seq, event["link"])
+                view = replace(view, elsewhere={**view.elsewhere, ref: moved})
+            return view, forwards
+        view = replace(view, records={k: v for k, v in view.records.items() if k != ref})
+        if target:
+            forwards.append(
+                self._carry(view, target, replace(leaving, link=event["link"], seq=seq))
+            )
+            if not view.records:
                 # The person merged into another: its open tasks go along.
                 open_tasks = [t for _, t in sorted(view.tasks.items()) if t["state"] == "OPEN"]
                 if open_tasks:
                     forwards.append(
-                        self._forward(target, view, "", action="ADOPT", adopted_tasks=open_tasks)
+                        person_event(
+                            target, view.institution, "", action="ADOPT", adopted_tasks=open_tasks
+                        )
                     )
                 view = replace(view, tasks={})
-        elif action == "RELINK" and ref in view.records:
-            records = dict(view.records)
-            records[ref] = replace(records[ref], link=event.get("link"))
-            view = replace(view, records=records)
         return view, forwards
+
+    @staticmethod
+    def _carry(view: PersonView, target: str, linked: LinkedRecord) -> Record:
+        """An UPSERT that carries a record on to ``target``."""
+        return person_event(
+            target,
+            view.institution,
+            linked.source_topic,
+            record=linked.record,
+            record_ref=linked.ref,
+            link=linked.link,
+            assignment_seq=linked.seq,
+            event_time=linked.record["source_timestamp"],
+        )
 
     def evaluate(self, state: Record | None, event: Record) -> Evaluation:
         """Fold a decoded PersonEvent into the person's state and run the rules."""
@@ -253,5 +309,5 @@ class Pipeline:
         tasks = dict(view.tasks)
         tasks.update({t.task["task_id"]: t.task for t in changed})
         view = replace(view, tasks=tasks, next_check=min(checks, default=None))
-        keep = bool(view.records or view.tasks)
+        keep = bool(view.records or view.tasks or view.elsewhere)
         return Evaluation(state_of(view) if keep else None, transitions, forwards)

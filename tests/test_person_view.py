@@ -1,4 +1,4 @@
-"""Tests for the person view, its stored state, and the pipeline's evaluate step."""
+"""Tests for the person view (hub.person_view) and its stored state (PersonState)."""
 
 from __future__ import annotations
 
@@ -11,56 +11,74 @@ from fastavro.validation import validate
 
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
-from hub.correlation import person_key_for
-from hub.errors import MappingError
-from hub.person_view import PersonView, SourceKind, apply_record
-from hub.pipeline import PERSON_EVENT, PERSON_STATE, Pipeline, state_of, view_of
-from hub.rules import RuleSettings
-from hub.tasks.lifecycle import Transition
-from hub.topics import TopicCatalog
+from hub.person_view import LinkedRecord, PersonView, SourceKind, upsert_record
+from hub.pipeline import PERSON_STATE, state_of, view_of
 
 CATALOG = SchemaCatalog()
-EMPLOYEE_SCHEMA = "no.bott.hub.dfo.Employee"
-ACCOUNT_SCHEMA = "no.bott.hub.iam.Account"
-SECRET = "test-secret-not-for-production"
+PERSON = "p-0123456789abcdef01234567"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 T1 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 T2 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-EMPLOYEE_ID = "234567"
-START = date(2026, 11, 30)  # within 14 days of T0, T1 and T2
+
+SCHEMA_OF = {
+    SourceKind.DFO_EMPLOYEE: "no.bott.hub.dfo.Employee",
+    SourceKind.DFO_POSITION: "no.bott.hub.dfo.Position",
+    SourceKind.IAM_ACCOUNT: "no.bott.hub.iam.Account",
+    SourceKind.IAM_PERSON: "no.bott.hub.iam.Person",
+    SourceKind.GREG_PERSON: "no.bott.hub.greg.Person",
+    SourceKind.UNIT4_RESOURCE: "no.bott.hub.unit4.Resource",
+    SourceKind.UNIT4_APPROVER_ROLE: "no.bott.hub.unit4.ApproverRole",
+    SourceKind.PAYROLL_RESULT: "no.bott.hub.payroll.PayrollResult",
+    SourceKind.WEB_PROFILE: "no.bott.hub.web.Profile",
+}
+
+LINKED = {
+    "status": "LINKED",
+    "anchor": "nin:*********45",
+    "shared": ["dfo:7"],
+    "candidates": [],
+    "conflicts": [],
+}
+DISPUTED = {
+    "status": "DISPUTED",
+    "anchor": "nin:*********54",
+    "shared": ["dfo:7"],
+    "candidates": [{"person_key": "p-ffffffffffffffffffffffff", "anchor": "nin:*********45"}],
+    "conflicts": [{"kind": "nin", "ours": ["nin:*********54"], "theirs": ["nin:*********45"]}],
+}
 
 
-def with_defaults(schema_name: str, values: dict[str, Any]) -> dict[str, Any]:
-    """A record of the schema: every field's default, then ``values``."""
-    fields = CATALOG[schema_name].plain["fields"]
+def with_defaults(source: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A complete record of the source's schema: every field's default, then ``values``."""
+    fields = CATALOG[SCHEMA_OF[source]].plain["fields"]
     record = {f["name"]: copy.deepcopy(f["default"]) for f in fields if "default" in f}
     record.update(values)
     return record
 
 
-def employee(stamp: datetime = T0, **values: Any) -> dict[str, Any]:
-    """A complete, valid DFØ Employee record of a hire starting on START."""
+def employee(stamp: datetime = T0, number: str = "7", **values: Any) -> dict[str, Any]:
+    """A DFØ employee record of Sigrid Bjørnstad."""
     return with_defaults(
-        EMPLOYEE_SCHEMA,
+        SourceKind.DFO_EMPLOYEE,
         {
             "institution": "uio",
-            "source_id": EMPLOYEE_ID,
+            "source_id": number,
             "source_timestamp": stamp,
-            "employee_id": EMPLOYEE_ID,
+            "employee_id": number,
             "first_name": "Sigrid",
             "last_name": "Bjørnstad",
-            "start_date": START,
+            "start_date": date(2026, 12, 1),
             **values,
         },
     )
 
 
 def account(
-    stamp: datetime = T1, status: str = "ACTIVE", account_id: str = "acc-1", **values: Any
+    stamp: datetime = T1, account_id: str = "acc-1", status: str = "ACTIVE", **values: Any
 ) -> dict[str, Any]:
-    """A complete, valid IAM Account record linked to the employee by DFO_PID."""
+    """An IAM account record."""
     return with_defaults(
-        ACCOUNT_SCHEMA,
+        SourceKind.IAM_ACCOUNT,
         {
             "institution": "uio",
             "source_system": "cerebrum",
@@ -69,335 +87,384 @@ def account(
             "iam_person_id": "cer-991",
             "username": "sigridb",
             "status": status,
-            "external_ids": [{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
             **values,
         },
     )
 
 
-PERSON = person_key_for(SECRET, SourceKind.DFO_EMPLOYEE, employee())
-
-
-def empty_view() -> PersonView:
-    """A view of the test person with nothing in it yet."""
-    return PersonView(person_key=PERSON, institution="uio")
-
-
-def assert_valid_state(state: dict[str, Any]) -> None:
-    """Fail unless ``state`` is a valid no.bott.hub.PersonState record."""
-    assert validate(state, CATALOG[PERSON_STATE].parsed, raise_errors=True)
-
-
-class TestApplyRecord:
-    def test_older_employee_record_never_replaces_a_newer_one(self) -> None:
-        """A DFØ record with a lower source timestamp is ignored."""
-        newer = employee(stamp=T1, title="Stipendiat")
-        older = employee(stamp=T0, title="Gammel tittel")
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, newer)
-        view = apply_record(view, SourceKind.DFO_EMPLOYEE, older)
-        assert view.employee == newer
-
-    def test_newer_employee_record_replaces_an_older_one(self) -> None:
-        """A DFØ record with a higher source timestamp wins."""
-        older = employee(stamp=T0, title="Gammel tittel")
-        newer = employee(stamp=T1, title="Stipendiat")
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, older)
-        view = apply_record(view, SourceKind.DFO_EMPLOYEE, newer)
-        assert view.employee == newer
-
-    def test_equal_timestamps_replace_the_employee(self) -> None:
-        """A record with the same source timestamp is taken (the latest arrival wins)."""
-        first = employee(stamp=T0, title="A")
-        second = employee(stamp=T0, title="B")
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, first)
-        view = apply_record(view, SourceKind.DFO_EMPLOYEE, second)
-        assert view.employee == second
-
-    def test_older_account_record_never_replaces_a_newer_one(self) -> None:
-        """An IAM record with a lower source timestamp for the same account is ignored."""
-        newer = account(stamp=T2, status="ACTIVE")
-        older = account(stamp=T1, status="DISABLED")
-        view = apply_record(empty_view(), SourceKind.IAM_ACCOUNT, newer)
-        view = apply_record(view, SourceKind.IAM_ACCOUNT, older)
-        assert view.accounts == {"acc-1": newer}
-
-    def test_equal_timestamps_replace_the_account(self) -> None:
-        """An IAM record with the same source timestamp replaces the account."""
-        first = account(stamp=T1, status="DISABLED")
-        second = account(stamp=T1, status="ACTIVE")
-        view = apply_record(empty_view(), SourceKind.IAM_ACCOUNT, first)
-        view = apply_record(view, SourceKind.IAM_ACCOUNT, second)
-        assert view.accounts == {"acc-1": second}
-
-    def test_accounts_are_kept_per_account_id(self) -> None:
-        """Two accounts of one person are both kept, keyed by their IAM id."""
-        one = account(account_id="acc-1")
-        two = account(account_id="acc-2", stamp=T0, username="sigridb2")
-        view = apply_record(empty_view(), SourceKind.IAM_ACCOUNT, one)
-        view = apply_record(view, SourceKind.IAM_ACCOUNT, two)
-        assert view.accounts == {"acc-1": one, "acc-2": two}
-
-    def test_other_sources_leave_the_view_unchanged(self) -> None:
-        """A record from a source the view does not hold (a position) changes nothing."""
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, employee())
-        position = {"source_id": "30012400", "source_timestamp": T2}
-        assert apply_record(view, SourceKind.DFO_POSITION, position) == view
-
-    def test_the_given_view_is_not_modified(self) -> None:
-        """apply_record returns a new view; the one passed in keeps its records."""
-        original = empty_view()
-        apply_record(original, SourceKind.IAM_ACCOUNT, account())
-        apply_record(original, SourceKind.DFO_EMPLOYEE, employee())
-        assert original.accounts == {}
-        assert original.employee is None
-
-
-class TestDerivedFields:
-    def test_display_name_joins_first_and_last_name(self) -> None:
-        """The display name is first and last name with a space."""
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, employee())
-        assert view.display_name == "Sigrid Bjørnstad"
-
-    @pytest.mark.parametrize(
-        ("first", "last", "expected"),
-        [("Sigrid", None, "Sigrid"), (None, "Bjørnstad", "Bjørnstad"), (None, None, None)],
+def iam_person(stamp: datetime = T0, **values: Any) -> dict[str, Any]:
+    """An IAM (Cerebrum) person record."""
+    return with_defaults(
+        SourceKind.IAM_PERSON,
+        {
+            "institution": "uio",
+            "source_id": "cer-991",
+            "source_timestamp": stamp,
+            "iam_person_id": "cer-991",
+            "first_name": "Sigrid I.",
+            "last_name": "Bjørnstad",
+            **values,
+        },
     )
-    def test_display_name_with_missing_parts(
-        self, first: str | None, last: str | None, expected: str | None
-    ) -> None:
-        """Missing name parts are left out; no name at all gives None, not ''."""
-        record = employee(first_name=first, last_name=last)
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, record)
-        assert view.display_name == expected
 
-    def test_no_display_name_without_an_employee(self) -> None:
-        """A person known only from IAM has no display name from DFØ."""
-        view = apply_record(empty_view(), SourceKind.IAM_ACCOUNT, account())
-        assert view.display_name is None
 
-    def test_latest_source_timestamp(self) -> None:
-        """The latest source timestamp is the newest over the employee and accounts."""
-        assert empty_view().latest_source_timestamp is None
-        view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, employee(stamp=T0))
-        view = apply_record(view, SourceKind.IAM_ACCOUNT, account(stamp=T2))
-        view = apply_record(view, SourceKind.IAM_ACCOUNT, account(stamp=T1, account_id="x"))
-        assert view.latest_source_timestamp == T2
+def greg_person(stamp: datetime = T0, **values: Any) -> dict[str, Any]:
+    """A Greg guest record."""
+    return with_defaults(
+        SourceKind.GREG_PERSON,
+        {
+            "institution": "uio",
+            "source_id": "g-3",
+            "source_timestamp": stamp,
+            "greg_id": "g-3",
+            "first_name": "Sigi",
+            "last_name": "Gjest",
+            **values,
+        },
+    )
+
+
+def web_profile(stamp: datetime, data_taken_at: datetime, **values: Any) -> dict[str, Any]:
+    """A published web profile whose person data was taken at ``data_taken_at``."""
+    return with_defaults(
+        SourceKind.WEB_PROFILE,
+        {
+            "institution": "uio",
+            "source_id": "/personer/sigridb",
+            "source_timestamp": stamp,
+            "profile_id": "/personer/sigridb",
+            "username": "sigridb",
+            "employee_id": "7",
+            "published_name": "Sigrid Bjørnstad",
+            "title": "Rådgiver",
+            "data_taken_at": data_taken_at,
+            "data_source": "iam",
+            **values,
+        },
+    )
+
+
+def one_of_each_source() -> list[tuple[str, dict[str, Any]]]:
+    """A complete record from every person source, all about one person."""
+    base = {"institution": "uio", "source_timestamp": T0}
+    return [
+        (SourceKind.DFO_EMPLOYEE, employee()),
+        (
+            SourceKind.DFO_POSITION,
+            with_defaults(
+                SourceKind.DFO_POSITION,
+                {**base, "source_id": "300", "position_id": "300", "holders": []},
+            ),
+        ),
+        (SourceKind.IAM_ACCOUNT, account()),
+        (SourceKind.IAM_PERSON, iam_person()),
+        (SourceKind.GREG_PERSON, greg_person()),
+        (
+            SourceKind.UNIT4_RESOURCE,
+            with_defaults(
+                SourceKind.UNIT4_RESOURCE,
+                {**base, "source_id": "r-1", "resource_id": "r-1", "employee_id": "7"},
+            ),
+        ),
+        (
+            SourceKind.UNIT4_APPROVER_ROLE,
+            with_defaults(
+                SourceKind.UNIT4_APPROVER_ROLE,
+                {
+                    **base,
+                    "source_id": "a-1",
+                    "assignment_id": "a-1",
+                    "resource_id": "r-1",
+                    "role": "ATT",
+                },
+            ),
+        ),
+        (
+            SourceKind.PAYROLL_RESULT,
+            with_defaults(
+                SourceKind.PAYROLL_RESULT,
+                {
+                    **base,
+                    "source_id": "7/2026-11/r1",
+                    "employee_id": "7",
+                    "period": "2026-11",
+                    "run_id": "r1",
+                },
+            ),
+        ),
+        (SourceKind.WEB_PROFILE, web_profile(T0, T0)),
+    ]
+
+
+def linked(source: str, record: dict[str, Any], link: dict[str, Any] | None = None) -> LinkedRecord:
+    """The record as the person holds it, under its usual reference."""
+    return LinkedRecord(f"{source}/{record['source_id']}", source, record, link)
+
+
+def view(*records: LinkedRecord, **fields: Any) -> PersonView:
+    """The test person's view after the records arrived in the given order."""
+    result = PersonView(person_key=PERSON, institution="uio", **fields)
+    for item in records:
+        result = upsert_record(result, item)
+    return result
+
+
+def task(state: str = "OPEN") -> dict[str, Any]:
+    """A complete CorrectionTask record of the test person."""
+    return {
+        "task_id": "task-000000000000000000000001",
+        "rule_id": "access.new_hire_without_account",
+        "state": state,
+        "queue": None,
+        "institution": "uio",
+        "subject": PERSON,
+        "person_key": PERSON,
+        "resolution_evidence": [],
+        "opened_at": T0,
+        "updated_at": T0,
+        "resolved_at": None,
+        "revision": 1,
+        "severity": "P1",
+        "owner_group": "iam",
+        "display_name": "Sigrid Bjørnstad",
+        "title_nb": "Nytilsatt uten brukerkonto",
+        "title_en": "New hire without an account",
+        "description_nb": "Beskrivelse",
+        "description_en": "Description",
+        "suggested_fix_nb": "Opprett kontoen",
+        "suggested_fix_en": "Create the account",
+        "evidence": [
+            {"system": "iam", "field": "accounts", "value": "none", "source_timestamp": None}
+        ],
+        "due_date": date(2026, 12, 1),
+    }
 
 
 def full_view() -> PersonView:
-    """A view with an employee, two accounts and a task opened by the pipeline."""
-    _, transitions = make_pipeline().evaluate(None, event(employee()))
-    view = apply_record(empty_view(), SourceKind.DFO_EMPLOYEE, employee())
-    view = apply_record(view, SourceKind.IAM_ACCOUNT, account(status="DISABLED"))
-    view = apply_record(view, SourceKind.IAM_ACCOUNT, account(account_id="acc-0", stamp=T0))
-    return PersonView(
-        person_key=view.person_key,
-        institution=view.institution,
-        employee=view.employee,
-        accounts=view.accounts,
-        tasks={t.task["task_id"]: t.task for t in transitions},
+    """A view with a record from every source, links, a task and a re-check."""
+    records = [linked(s, r, LINKED) for s, r in one_of_each_source()]
+    return view(*records, tasks={task()["task_id"]: task()}, next_check=T2)
+
+
+class TestUpsertRecord:
+    def test_older_version_never_replaces_a_newer_one(self) -> None:
+        """A version with a lower source timestamp than the held one is ignored."""
+        newer = employee(stamp=T1, title="Stipendiat")
+        older = employee(stamp=T0, title="Gammel tittel")
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, newer), linked(SourceKind.DFO_EMPLOYEE, older)
+        )
+        assert result.employee == newer
+
+    def test_newer_version_replaces_an_older_one(self) -> None:
+        """A version with a higher source timestamp replaces the held one."""
+        older = employee(stamp=T0, title="Gammel tittel")
+        newer = employee(stamp=T1, title="Stipendiat")
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, older), linked(SourceKind.DFO_EMPLOYEE, newer)
+        )
+        assert result.employee == newer
+
+    def test_equal_timestamps_replace(self) -> None:
+        """A version with the same source timestamp replaces the held one (last arrival)."""
+        first = account(stamp=T1, status="DISABLED")
+        second = account(stamp=T1, status="ACTIVE")
+        result = view(linked(SourceKind.IAM_ACCOUNT, first), linked(SourceKind.IAM_ACCOUNT, second))
+        assert result.accounts == {"acc-1": second}
+
+    def test_a_newer_link_on_an_older_version_is_taken(self) -> None:
+        """An older version with a different link keeps the newer record but takes the link."""
+        newer = employee(stamp=T1, title="Stipendiat")
+        older = employee(stamp=T0, title="Gammel tittel")
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, newer, LINKED),
+            linked(SourceKind.DFO_EMPLOYEE, older, DISPUTED),
+        )
+        (held,) = result.records.values()
+        assert held.record == newer
+        assert held.link == DISPUTED
+
+    def test_an_older_version_without_a_link_keeps_the_link(self) -> None:
+        """An older version carrying no link changes neither the record nor its link."""
+        newer = employee(stamp=T1)
+        before = view(linked(SourceKind.DFO_EMPLOYEE, newer, LINKED))
+        after = upsert_record(before, linked(SourceKind.DFO_EMPLOYEE, employee(stamp=T0)))
+        assert after == before
+
+    def test_records_are_kept_per_reference(self) -> None:
+        """Two accounts of one person are both kept, each under its own reference."""
+        one = account(account_id="acc-1")
+        two = account(account_id="acc-2", username="sigridb2")
+        result = view(linked(SourceKind.IAM_ACCOUNT, one), linked(SourceKind.IAM_ACCOUNT, two))
+        assert set(result.records) == {"source.iam.account/acc-1", "source.iam.account/acc-2"}
+
+    def test_the_given_view_is_not_modified(self) -> None:
+        """upsert_record returns a new view; the one passed in keeps what it held."""
+        original = view()
+        upsert_record(original, linked(SourceKind.DFO_EMPLOYEE, employee()))
+        assert original.records == {}
+
+
+class TestStaleWebProfile:
+    def test_older_web_profile_after_a_newer_hr_change_is_kept_beside_it(self) -> None:
+        """A web profile whose data predates DFØ's latest change, arriving last, is held
+        next to the employee record, which it leaves untouched."""
+        hr = employee(stamp=T2, title="Seniorrådgiver")
+        profile = web_profile(stamp=T2 + timedelta(hours=1), data_taken_at=T0)
+        result = view(linked(SourceKind.DFO_EMPLOYEE, hr), linked(SourceKind.WEB_PROFILE, profile))
+        assert result.employee == hr
+        assert result.of_source(SourceKind.WEB_PROFILE) == [profile]
+        assert set(result.records) == {
+            "source.dfo.employee/7",
+            "source.web.profile//personer/sigridb",
+        }
+
+    def test_older_version_of_the_web_profile_is_ignored(self) -> None:
+        """An older version of the same web profile, arriving after a newer one, is dropped."""
+        newer = web_profile(stamp=T2, data_taken_at=T1, title="Seniorrådgiver")
+        older = web_profile(stamp=T1, data_taken_at=T0, title="Rådgiver")
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, employee(stamp=T2)),
+            linked(SourceKind.WEB_PROFILE, newer),
+            linked(SourceKind.WEB_PROFILE, older),
+        )
+        assert result.of_source(SourceKind.WEB_PROFILE) == [newer]
+        assert result.employee == employee(stamp=T2)
+
+
+class TestDerivedFields:
+    def test_of_puts_each_record_under_source_and_source_id(self) -> None:
+        """PersonView.of holds each (source, record) pair under '<source>/<source id>'."""
+        result = PersonView.of(
+            PERSON,
+            "uio",
+            [(SourceKind.DFO_EMPLOYEE, employee()), (SourceKind.IAM_ACCOUNT, account())],
+        )
+        assert result.records == {
+            "source.dfo.employee/7": LinkedRecord(
+                "source.dfo.employee/7", SourceKind.DFO_EMPLOYEE, employee()
+            ),
+            "source.iam.account/acc-1": LinkedRecord(
+                "source.iam.account/acc-1", SourceKind.IAM_ACCOUNT, account()
+            ),
+        }
+        assert (result.person_key, result.institution, result.tasks) == (PERSON, "uio", {})
+
+    def test_of_source_returns_only_that_source(self) -> None:
+        """of_source lists the records of one source and nothing else."""
+        result = PersonView.of(
+            PERSON,
+            "uio",
+            [
+                (SourceKind.IAM_ACCOUNT, account(account_id="acc-2")),
+                (SourceKind.DFO_EMPLOYEE, employee()),
+                (SourceKind.IAM_ACCOUNT, account(account_id="acc-1")),
+            ],
+        )
+        assert [r["source_id"] for r in result.of_source(SourceKind.IAM_ACCOUNT)] == [
+            "acc-1",
+            "acc-2",
+        ]
+        assert result.of_source(SourceKind.GREG_PERSON) == []
+
+    def test_employee_is_the_newest_of_several(self) -> None:
+        """With two DFØ employee records (a dispute), employee is the newest one."""
+        old = employee(stamp=T0, number="7")
+        new = employee(stamp=T1, number="8")
+        result = PersonView.of(
+            PERSON, "uio", [(SourceKind.DFO_EMPLOYEE, new), (SourceKind.DFO_EMPLOYEE, old)]
+        )
+        assert result.employee == new
+
+    def test_no_employee_without_a_dfo_record(self) -> None:
+        """A person known only from IAM has no employee record."""
+        assert PersonView.of(PERSON, "uio", [(SourceKind.IAM_ACCOUNT, account())]).employee is None
+
+    def test_accounts_by_account_id(self) -> None:
+        """accounts maps each IAM account id to its record."""
+        one, two = account(account_id="acc-1"), account(account_id="acc-2", username="x")
+        result = PersonView.of(
+            PERSON, "uio", [(SourceKind.IAM_ACCOUNT, one), (SourceKind.IAM_ACCOUNT, two)]
+        )
+        assert result.accounts == {"acc-1": one, "acc-2": two}
+
+    def test_disputed_lists_only_records_with_a_disputed_link(self) -> None:
+        """disputed holds the records whose link says DISPUTED, not linked or unlinked ones."""
+        disputed = linked(SourceKind.IAM_PERSON, iam_person(), DISPUTED)
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, employee(), LINKED),
+            disputed,
+            linked(SourceKind.IAM_ACCOUNT, account()),
+        )
+        assert result.disputed == [disputed]
+
+    @pytest.mark.parametrize(
+        ("sources", "expected"),
+        [
+            ((SourceKind.GREG_PERSON, SourceKind.IAM_PERSON, SourceKind.DFO_EMPLOYEE), "Sigrid"),
+            ((SourceKind.GREG_PERSON, SourceKind.IAM_PERSON), "Sigrid I. Bjørnstad"),
+            ((SourceKind.GREG_PERSON,), "Sigi Gjest"),
+            ((SourceKind.IAM_ACCOUNT,), None),
+        ],
     )
+    def test_display_name_prefers_dfo_then_iam_person_then_greg(
+        self, sources: tuple[str, ...], expected: str | None
+    ) -> None:
+        """The display name comes from DFØ, else the IAM person, else Greg, else None."""
+        records = {
+            SourceKind.DFO_EMPLOYEE: employee(last_name=None),
+            SourceKind.IAM_PERSON: iam_person(),
+            SourceKind.GREG_PERSON: greg_person(),
+            SourceKind.IAM_ACCOUNT: account(),
+        }
+        result = PersonView.of(PERSON, "uio", [(s, records[s]) for s in sources])
+        assert result.display_name == expected
+
+    def test_display_name_skips_a_dfo_record_without_a_name(self) -> None:
+        """A DFØ record with no name parts gives way to the IAM person's name."""
+        result = PersonView.of(
+            PERSON,
+            "uio",
+            [
+                (SourceKind.DFO_EMPLOYEE, employee(first_name=None, last_name=None)),
+                (SourceKind.IAM_PERSON, iam_person()),
+            ],
+        )
+        assert result.display_name == "Sigrid I. Bjørnstad"
 
 
 class TestStoredState:
     def test_view_state_view_round_trip(self) -> None:
         """A view stored as state and read back is the same view."""
-        view = full_view()
-        assert view.tasks
-        assert view_of(state_of(view)) == view
+        original = full_view()
+        assert view_of(state_of(original)) == original
 
-    def test_state_view_state_round_trip(self) -> None:
-        """A state read as a view and stored again is the same state."""
+    def test_state_holds_records_sorted_by_reference(self) -> None:
+        """The state lists each record once, by reference, with its source and link."""
         state = state_of(full_view())
-        assert state_of(view_of(state)) == state
+        refs = [r["ref"] for r in state["records"]]
+        assert refs == sorted(refs)
+        assert len(refs) == len(SCHEMA_OF)
+        assert all(r["link"] == LINKED for r in state["records"])
 
     def test_state_is_a_valid_person_state(self) -> None:
-        """The state of a full view is a valid no.bott.hub.PersonState record."""
-        assert_valid_state(state_of(full_view()))
+        """The state, records given as the plain dicts the hub writes, validates as
+        PersonState."""
+        state = state_of(full_view())
+        assert all(isinstance(r["record"], dict) for r in state["records"])
+        assert validate(state, CATALOG[PERSON_STATE].parsed, raise_errors=True)
 
     def test_state_of_an_empty_view_is_valid(self) -> None:
-        """A view with no records yet still stores as a valid PersonState."""
-        state = state_of(empty_view())
-        assert state["employee"] is None
-        assert_valid_state(state)
+        """A view with nothing in it still stores as a valid PersonState."""
+        state = state_of(view())
+        assert (state["records"], state["tasks"], state["next_check"]) == ([], [], None)
+        assert validate(state, CATALOG[PERSON_STATE].parsed, raise_errors=True)
 
-    async def test_state_survives_avro_encoding(self) -> None:
-        """Encoded and decoded as PersonState, the state gives back the same view."""
-        view = full_view()
+    async def test_every_source_record_survives_avro_encoding(self) -> None:
+        """Encoded and decoded as PersonState, each record comes back as its own type
+        (the union branch is chosen from the plain dict), so the view is unchanged."""
+        original = full_view()
         codec = SingleObjectCodec(CATALOG)
         schema = CATALOG[PERSON_STATE]
-        decoded = await codec.decode(await codec.encode("t", schema, state_of(view)), schema)
-        assert view_of(decoded) == view
-
-
-def make_pipeline(topics: TopicCatalog | None = None) -> Pipeline:
-    """A pipeline on the event-time clock with single-object encoding."""
-    return Pipeline(
-        codec=SingleObjectCodec(CATALOG),
-        catalog=CATALOG,
-        topics=topics or TopicCatalog(),
-        secret=SECRET,
-        rule_settings=RuleSettings(),
-        clock="event",
-    )
-
-
-def event(record: dict[str, Any]) -> dict[str, Any]:
-    """A decoded PersonEvent carrying ``record`` (an Employee or an Account)."""
-    source = SourceKind.DFO_EMPLOYEE if "employee_id" in record else SourceKind.IAM_ACCOUNT
-    return {
-        "person_key": person_key_for(SECRET, source, record),
-        "institution": "uio",
-        "source_topic": source,
-        "record": record,
-    }
-
-
-def feed(
-    pipeline: Pipeline, events: list[dict[str, Any]], state: dict[str, Any] | None = None
-) -> tuple[dict[str, Any] | None, list[Transition]]:
-    """Evaluate the events in order; the final state and every transition."""
-    transitions: list[Transition] = []
-    for item in events:
-        state, new = pipeline.evaluate(state, item)
-        transitions.extend(new)
-    return state, transitions
-
-
-def comparable(task: dict[str, Any]) -> dict[str, Any]:
-    """A task without the fields that record when and how often it changed."""
-    history = {"opened_at", "updated_at", "resolved_at", "revision"}
-    return {k: v for k, v in task.items() if k not in history}
-
-
-class TestPipelineEvaluate:
-    def test_events_of_one_person_share_a_key(self) -> None:
-        """Precondition: the employee and the account events are about one person."""
-        assert event(employee())["person_key"] == event(account())["person_key"] == PERSON
-
-    def test_new_hire_opens_one_task(self) -> None:
-        """A new hire without an account gives exactly one 'opened' transition."""
-        state, transitions = make_pipeline().evaluate(None, event(employee()))
-        assert [t.kind for t in transitions] == ["opened"]
-        assert [t["state"] for t in state["tasks"]] == ["OPEN"]
-        assert state["tasks"][0]["person_key"] == PERSON
-        assert state["employee"]["employee_id"] == EMPLOYEE_ID
-        assert_valid_state(state)
-
-    def test_event_clock_stamps_with_the_event_time(self) -> None:
-        """On the event-time clock the task is opened at the record's source timestamp."""
-        _, transitions = make_pipeline().evaluate(None, event(employee(stamp=T0)))
-        assert transitions[0].task["opened_at"] == T0
-
-    def test_active_account_resolves_the_task(self) -> None:
-        """An ACTIVE IAM account for the same person resolves the open task."""
-        pipeline = make_pipeline()
-        state, _ = pipeline.evaluate(None, event(employee()))
-        state, transitions = pipeline.evaluate(state, event(account(status="ACTIVE")))
-        assert [t.kind for t in transitions] == ["resolved"]
-        assert [t["state"] for t in state["tasks"]] == ["RESOLVED"]
-        evidence = " ".join(e["value"] or "" for e in state["tasks"][0]["resolution_evidence"])
-        assert "ACTIVE" in evidence
-        assert_valid_state(state)
-
-    def test_disabled_account_updates_but_does_not_resolve(self) -> None:
-        """A DISABLED account changes the evidence of the open task, not its state."""
-        pipeline = make_pipeline()
-        state, _ = pipeline.evaluate(None, event(employee()))
-        state, transitions = pipeline.evaluate(state, event(account(status="DISABLED")))
-        assert [t.kind for t in transitions] == ["updated"]
-        assert [t["state"] for t in state["tasks"]] == ["OPEN"]
-
-    def test_replaying_the_same_events_gives_no_new_transitions(self) -> None:
-        """Feeding the same events a second time changes no task (idempotent)."""
-        pipeline = make_pipeline()
-        events = [event(employee()), event(account(status="ACTIVE"))]
-        state, first = feed(pipeline, events)
-        assert [t.kind for t in first] == ["opened", "resolved"]
-        replayed, second = feed(pipeline, events, state)
-        assert second == []
-        assert replayed == state
-
-    def test_the_same_event_twice_gives_one_transition(self) -> None:
-        """A duplicated employee event opens the task once."""
-        pipeline = make_pipeline()
-        _, transitions = feed(pipeline, [event(employee()), event(employee())])
-        assert [t.kind for t in transitions] == ["opened"]
-
-    def test_stale_account_record_does_not_reopen(self) -> None:
-        """An older DISABLED record of an account arriving late does not reopen the task."""
-        pipeline = make_pipeline()
-        events = [event(employee()), event(account(stamp=T2, status="ACTIVE"))]
-        state, _ = feed(pipeline, events)
-        state, transitions = pipeline.evaluate(state, event(account(stamp=T1, status="DISABLED")))
-        assert transitions == []
-        assert state is not None
-        assert [t["state"] for t in state["tasks"]] == ["RESOLVED"]
-
-    def test_arrival_order_does_not_change_what_stays_open(self) -> None:
-        """Employee then ACTIVE account, or the reverse: no task is left open either way."""
-        pipeline = make_pipeline()
-        emp, acc = event(employee(stamp=T0)), event(account(stamp=T1, status="ACTIVE"))
-        forward, _ = feed(pipeline, [emp, acc])
-        backward, _ = feed(pipeline, [acc, emp])
-        assert forward is not None
-        assert backward is not None
-        assert [t for t in forward["tasks"] if t["state"] == "OPEN"] == []
-        assert [t for t in backward["tasks"] if t["state"] == "OPEN"] == []
-        assert forward["employee"] == backward["employee"]
-        assert forward["accounts"] == backward["accounts"]
-
-    def test_arrival_order_gives_the_same_open_task(self) -> None:
-        """Employee and DISABLED account in either order give the same task, bar history."""
-        pipeline = make_pipeline()
-        emp, acc = event(employee(stamp=T0)), event(account(stamp=T1, status="DISABLED"))
-        forward, _ = feed(pipeline, [emp, acc])
-        backward, _ = feed(pipeline, [acc, emp])
-        assert forward is not None
-        assert backward is not None
-        assert len(forward["tasks"]) == 1
-        assert [comparable(t) for t in forward["tasks"]] == [
-            comparable(t) for t in backward["tasks"]
-        ]
-        assert forward["tasks"][0]["state"] == "OPEN"
-
-
-class TestPipelineCorrelate:
-    async def test_source_record_becomes_a_person_event(self) -> None:
-        """A source record is re-keyed by person and wrapped in a PersonEvent."""
-        pipeline = make_pipeline(TopicCatalog(prefix="t1."))
-        record = employee()
-        topic = pipeline.topics.name(SourceKind.DFO_EMPLOYEE)
-        value = await pipeline.codec.encode(topic, CATALOG[EMPLOYEE_SCHEMA], record)
-        key, encoded = await pipeline.correlate(topic, value)
-        assert key == PERSON
-        decoded = await pipeline.codec.decode(encoded, CATALOG[PERSON_EVENT])
-        assert decoded["person_key"] == key
-        assert decoded["source_topic"] == SourceKind.DFO_EMPLOYEE
-        assert decoded["record"] == record
-
-    async def test_unknown_topic_is_a_mapping_error(self) -> None:
-        """A topic that is not a source topic of this hub is refused."""
-        pipeline = make_pipeline()
-        value = await pipeline.codec.encode("t", CATALOG[EMPLOYEE_SCHEMA], employee())
-        with pytest.raises(MappingError, match="not a source topic"):
-            await pipeline.correlate("somewhere.else", value)
-
-    async def test_tombstone_is_a_mapping_error(self) -> None:
-        """A record without a value cannot be correlated."""
-        pipeline = make_pipeline()
-        with pytest.raises(MappingError, match="no value"):
-            await pipeline.correlate(pipeline.topics.name(SourceKind.DFO_EMPLOYEE), None)
-
-    def test_source_topics_carry_the_prefix(self) -> None:
-        """The pipeline listens on the prefixed names of the employee and account topics."""
-        names = make_pipeline(TopicCatalog(prefix="t1.")).source_topic_names
-        assert sorted(names) == sorted(
-            ["t1." + SourceKind.DFO_EMPLOYEE, "t1." + SourceKind.IAM_ACCOUNT]
-        )
-
-
-def test_start_is_within_the_default_lead_days() -> None:
-    """Precondition for the pipeline tests: START is due within 14 days of every stamp."""
-    for stamp in (T0, T1, T2):
-        assert timedelta(0) <= START - stamp.date() <= timedelta(days=14)
+        decoded = await codec.decode(await codec.encode("t", schema, state_of(original)), schema)
+        assert view_of(decoded) == original

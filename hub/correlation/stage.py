@@ -46,6 +46,9 @@ class CorrelationStage:
     schemas: Mapping[str, str]  # source topic (logical) -> the schema of its values
     indexes: dict[str, IdentityIndex] = field(default_factory=dict)
     masked: dict[Identifier, str] = field(default_factory=dict)
+    # How often each record has been (re)assigned; person events carry it so that
+    # person views act only on the newest word about a record.
+    seqs: dict[str, int] = field(default_factory=dict)
     _parts: dict[str, set[str]] = field(default_factory=dict)
 
     # -- state ----------------------------------------------------------------
@@ -63,6 +66,7 @@ class CorrelationStage:
             index.upsert(
                 RecordIdentity(state["ref"], identifiers, state["linking"]), state["timestamp_ms"]
             )
+            self.seqs[state["ref"]] = state.get("assignment_seq", 0)
             base = state["ref"].split("#", 1)[0]
             self._parts.setdefault(base, set()).add(state["ref"])
 
@@ -72,6 +76,7 @@ class CorrelationStage:
             "institution": institution,
             "timestamp_ms": millis,
             "linking": identity.linking,
+            "assignment_seq": self.seqs.get(identity.ref, 0),
             "identifiers": [
                 {"kind": i.kind.value, "value": i.value, "masked": self.masked.get(i)}
                 for i in sorted(identity.identifiers, key=Identifier.sort_key)
@@ -111,8 +116,11 @@ class CorrelationStage:
 
     # -- processing -------------------------------------------------------------
 
-    def process(self, source: str, record: Record) -> tuple[list[Record], list[Outgoing]]:
-        """Take one decoded source record; return (identity states to store, events)."""
+    def process(
+        self, source: str, record: Record
+    ) -> tuple[list[tuple[str, Record | None]], list[Outgoing]]:
+        """Take one decoded source record; return the identity states to store (by
+        reference; None to forget one) and the person events to send."""
         institution = record["institution"]
         index = self.indexes.setdefault(institution, IdentityIndex())
         self.masked.update(masked_forms(record))
@@ -120,7 +128,7 @@ class CorrelationStage:
         identities = identities_of(source, record)
         base = record_ref(source, record)
         current = {i.ref for i in identities}
-        states: list[Record] = []
+        states: list[tuple[str, Record | None]] = []
         events: list[Outgoing] = []
         changes: list[AssignmentChange] = []
         # A position's holders are parts of one record: a holder who left is removed.
@@ -128,7 +136,6 @@ class CorrelationStage:
             changes.extend(index.remove(gone))
         self._parts[base] = current
         for identity in identities:
-            states.append(self._state(institution, identity, millis))
             found = index.upsert(identity, millis)
             if found is None:  # an older or repeated version: the person view decides
                 assignment = index.assignments.get(identity.ref)
@@ -139,11 +146,23 @@ class CorrelationStage:
                 continue
             changes.extend(found)
         for change in changes:
+            if change.before != change.after:
+                self.seqs[change.ref] = self.seqs.get(change.ref, 0) + 1
             events.extend(self._events_for(institution, source, record, current, change))
+        for ref in sorted({c.ref for c in changes} | current):
+            stored = index.records.get(ref)
+            if stored is None:
+                states.append((ref, None))
+                self.seqs.pop(ref, None)
+            else:
+                states.append((ref, self._state(institution, stored, index.versions[ref][0])))
         return states, events
 
-    @staticmethod
-    def _event(key: str, institution: str, source: str, **fields: Any) -> Outgoing:
+    def _event(self, key: str, institution: str, source: str, **fields: Any) -> Outgoing:
+        """A person event; one about a record carries the record's assignment_seq."""
+        ref = fields.get("record_ref")
+        if ref and "assignment_seq" not in fields:
+            fields["assignment_seq"] = self.seqs.get(ref, 0)
         return Outgoing(key, person_event(key, institution, source, **fields))
 
     def _upsert(

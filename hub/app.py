@@ -44,6 +44,7 @@ from hub.pipeline import (
     Evaluation,
     Pipeline,
 )
+from hub.recheck import RecheckSchedule
 from hub.tasks.lifecycle import Transition
 
 __all__ = ["HubApp", "create_app"]
@@ -123,6 +124,10 @@ class _Wiring:
         # The correlation stage keeps its index in memory, rebuilt from the identity
         # table after every rebalance (faust has recovered the table by then).
         self.correlation: dict[str, CorrelationStage] = {}
+        # Re-checks of this worker's persons, rebuilt from the person views likewise.
+        self.schedule = RecheckSchedule()
+        self.schedule_ready = False
+        self.watermark: datetime | None = None  # the newest event time seen (event clock)
         self.app.on_partitions_revoked.connect(self._forget_correlation)
         self.app.on_partitions_assigned.connect(self._forget_correlation)
 
@@ -139,6 +144,26 @@ class _Wiring:
 
     def _forget_correlation(self, *_args: Any, **_kwargs: Any) -> None:
         self.correlation.clear()
+        self.schedule.clear()
+        self.schedule_ready = False
+
+    def recheck_schedule(self) -> RecheckSchedule:
+        if not self.schedule_ready:
+            for key, state in self.person_views.items():
+                self.schedule.set(key, state.get("next_check"))
+            self.schedule_ready = True
+        return self.schedule
+
+    async def send_rechecks(self, now: datetime) -> None:
+        """A RECHECK event for every person whose re-check moment has come by ``now``."""
+        for key, due in self.recheck_schedule().pop_due(now):
+            state = self.person_views.get(key)
+            if state is None:
+                continue
+            event = self.pipeline.recheck_event(state, due)
+            await self.person_events.send(
+                key=key, value=await self.pipeline.encode_person_event(event)
+            )
 
     def correlation_stage(self) -> CorrelationStage:
         if "stage" not in self.correlation:
@@ -257,24 +282,23 @@ def _evaluate_agent(w: _Wiring) -> None:
                 w.person_views.pop(event.key, None)
             else:
                 w.person_views[event.key] = result.state
+            w.recheck_schedule().set(
+                event.key, result.state.get("next_check") if result.state else None
+            )
             await w.send_transitions(tasks)
             for key, value in forwards:
                 await w.person_events.send(key=key, value=value)
+            if w.pipeline.clock == "event" and result.now is not None:
+                if w.watermark is None or result.now > w.watermark:
+                    w.watermark = result.now
+                await w.send_rechecks(w.watermark)
 
 
 def _recheck_timer(w: _Wiring, interval: float) -> None:
     async def recheck() -> None:
-        """Wall clock: ask each person whose next re-check has come to be evaluated."""
-        if w.pipeline.clock != "wall":
-            return
-        now = datetime.now(UTC)
-        for key, state in list(w.person_views.items()):
-            due = state.get("next_check")
-            if due is not None and due <= now:
-                event = w.pipeline.recheck_event(state, due)
-                await w.person_events.send(
-                    key=key, value=await w.pipeline.encode_person_event(event)
-                )
+        """Wall clock: persons whose re-check moment has come are evaluated again."""
+        if w.pipeline.clock == "wall":
+            await w.send_rechecks(datetime.now(UTC))
 
     cast(Any, w.app.timer(interval, name="recheck"))(recheck)
 

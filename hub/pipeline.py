@@ -106,6 +106,7 @@ class Evaluation:
     state: Record | None  # None: the person has nothing left and is forgotten
     transitions: list[Transition]
     forwards: list[Record]  # PersonEvents for other persons (a record or tasks moving)
+    now: datetime | None = None  # the moment the rules were evaluated at
 
 
 @dataclass
@@ -176,12 +177,15 @@ class Pipeline:
 
     # -- 3. evaluate --------------------------------------------------------------
 
-    def now(self, event: Record) -> datetime:
-        """Wall time in production; the event's own time on the event-time clock."""
+    def now(self, event: Record, view: PersonView) -> datetime:
+        """Wall time in production; the event's own time on the event-time clock (or,
+        for an event without one, the newest source time the person has seen)."""
         if self.clock == "event":
             stamp = event.get("event_time")
             if stamp is None and event.get("record") is not None:
                 stamp = event["record"]["source_timestamp"]
+            if stamp is None:
+                stamp = view.latest_source_timestamp
             if stamp is not None:
                 result: datetime = stamp
                 return result
@@ -254,7 +258,12 @@ class Pipeline:
                 if open_tasks:
                     forwards.append(
                         person_event(
-                            target, view.institution, "", action="ADOPT", adopted_tasks=open_tasks
+                            target,
+                            view.institution,
+                            "",
+                            action="ADOPT",
+                            adopted_tasks=open_tasks,
+                            event_time=event.get("event_time"),
                         )
                     )
                 view = replace(view, tasks={})
@@ -281,7 +290,7 @@ class Pipeline:
             if state is not None
             else PersonView(person_key=event["person_key"], institution=event["institution"])
         )
-        now = self.now(event)
+        now = self.now(event, view)
         view, forwards = self._apply(view, event)
         transitions: list[Transition] = []
         if event["action"] == "ADOPT":
@@ -310,4 +319,4 @@ class Pipeline:
         tasks.update({t.task["task_id"]: t.task for t in changed})
         view = replace(view, tasks=tasks, next_check=min(checks, default=None))
         keep = bool(view.records or view.tasks or view.elsewhere)
-        return Evaluation(state_of(view) if keep else None, transitions, forwards)
+        return Evaluation(state_of(view) if keep else None, transitions, forwards, now)

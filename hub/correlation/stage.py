@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from hub.correlation.extract import identities_of, masked_forms, record_ref
@@ -50,6 +51,7 @@ class CorrelationStage:
     # person views act only on the newest word about a record.
     seqs: dict[str, int] = field(default_factory=dict)
     _parts: dict[str, set[str]] = field(default_factory=dict)
+    _clock: datetime | None = None
 
     # -- state ----------------------------------------------------------------
 
@@ -122,6 +124,7 @@ class CorrelationStage:
         """Take one decoded source record; return the identity states to store (by
         reference; None to forget one) and the person events to send."""
         institution = record["institution"]
+        self._clock = record["source_timestamp"]  # every event this record causes happens now
         index = self.indexes.setdefault(institution, IdentityIndex())
         self.masked.update(masked_forms(record))
         millis = _millis(record)
@@ -163,6 +166,7 @@ class CorrelationStage:
         ref = fields.get("record_ref")
         if ref and "assignment_seq" not in fields:
             fields["assignment_seq"] = self.seqs.get(ref, 0)
+        fields.setdefault("event_time", self._clock)
         return Outgoing(key, person_event(key, institution, source, **fields))
 
     def _upsert(

@@ -149,5 +149,8 @@ async def _wait_for_leaders(admin: Any, names: list[str], within_s: float = 30.0
             and all(p.get("leader", -1) >= 0 for p in topic["partitions"])
             for topic in described
         ):
+            # The metadata names a leader a moment before the leader has loaded the new
+            # partitions; the first sends would meet NOT_LEADER retries without this.
+            await asyncio.sleep(1.0)
             return
         await asyncio.sleep(0.2)

@@ -11,7 +11,7 @@ from fastavro.validation import validate
 
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
-from hub.person_view import LinkedRecord, PersonView, SourceKind, upsert_record
+from hub.person_view import LinkedRecord, MovedRecord, PersonView, SourceKind, upsert_record
 from hub.pipeline import PERSON_STATE, state_of, view_of
 
 CATALOG = SchemaCatalog()
@@ -196,9 +196,11 @@ def one_of_each_source() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def linked(source: str, record: dict[str, Any], link: dict[str, Any] | None = None) -> LinkedRecord:
+def linked(
+    source: str, record: dict[str, Any], link: dict[str, Any] | None = None, seq: int = 0
+) -> LinkedRecord:
     """The record as the person holds it, under its usual reference."""
-    return LinkedRecord(f"{source}/{record['source_id']}", source, record, link)
+    return LinkedRecord(f"{source}/{record['source_id']}", source, record, link, seq)
 
 
 def view(*records: LinkedRecord, **fields: Any) -> PersonView:
@@ -241,9 +243,15 @@ def task(state: str = "OPEN") -> dict[str, Any]:
 
 
 def full_view() -> PersonView:
-    """A view with a record from every source, links, a task and a re-check."""
-    records = [linked(s, r, LINKED) for s, r in one_of_each_source()]
-    return view(*records, tasks={task()["task_id"]: task()}, next_check=T2)
+    """A view with a record from every source, links, a task, a re-check and a record
+    correlation moved elsewhere."""
+    records = [linked(s, r, LINKED, seq=i) for i, (s, r) in enumerate(one_of_each_source())]
+    return view(
+        *records,
+        tasks={task()["task_id"]: task()},
+        next_check=T2,
+        elsewhere={"source.greg.person/g-9": MovedRecord("p-ffffffffffffffffffffffff", 3, LINKED)},
+    )
 
 
 class TestUpsertRecord:
@@ -273,23 +281,34 @@ class TestUpsertRecord:
         assert result.accounts == {"acc-1": second}
 
     def test_a_newer_link_on_an_older_version_is_taken(self) -> None:
-        """An older version with a different link keeps the newer record but takes the link."""
+        """An older version carrying correlation's newer word (a higher seq) keeps the
+        newer record but takes the link."""
         newer = employee(stamp=T1, title="Stipendiat")
         older = employee(stamp=T0, title="Gammel tittel")
         result = view(
-            linked(SourceKind.DFO_EMPLOYEE, newer, LINKED),
-            linked(SourceKind.DFO_EMPLOYEE, older, DISPUTED),
+            linked(SourceKind.DFO_EMPLOYEE, newer, LINKED, seq=1),
+            linked(SourceKind.DFO_EMPLOYEE, older, DISPUTED, seq=2),
         )
         (held,) = result.records.values()
-        assert held.record == newer
-        assert held.link == DISPUTED
+        assert (held.record, held.link, held.seq) == (newer, DISPUTED, 2)
 
-    def test_an_older_version_without_a_link_keeps_the_link(self) -> None:
-        """An older version carrying no link changes neither the record nor its link."""
-        newer = employee(stamp=T1)
-        before = view(linked(SourceKind.DFO_EMPLOYEE, newer, LINKED))
-        after = upsert_record(before, linked(SourceKind.DFO_EMPLOYEE, employee(stamp=T0)))
-        assert after == before
+    def test_an_older_link_on_a_newer_version_is_not_taken(self) -> None:
+        """A newer version carrying an older word (a lower seq) replaces the record
+        but keeps the held link."""
+        older = employee(stamp=T0, title="Gammel tittel")
+        newer = employee(stamp=T1, title="Stipendiat")
+        result = view(
+            linked(SourceKind.DFO_EMPLOYEE, older, LINKED, seq=2),
+            linked(SourceKind.DFO_EMPLOYEE, newer, DISPUTED, seq=1),
+        )
+        (held,) = result.records.values()
+        assert (held.record, held.link, held.seq) == (newer, LINKED, 2)
+
+    def test_an_older_version_with_an_older_link_changes_nothing(self) -> None:
+        """A version older in both source time and seq leaves the view as it was."""
+        before = view(linked(SourceKind.DFO_EMPLOYEE, employee(stamp=T1), LINKED, seq=2))
+        stale = linked(SourceKind.DFO_EMPLOYEE, employee(stamp=T0), DISPUTED, seq=1)
+        assert upsert_record(before, stale) == before
 
     def test_records_are_kept_per_reference(self) -> None:
         """Two accounts of one person are both kept, each under its own reference."""
@@ -457,7 +476,8 @@ class TestStoredState:
     def test_state_of_an_empty_view_is_valid(self) -> None:
         """A view with nothing in it still stores as a valid PersonState."""
         state = state_of(view())
-        assert (state["records"], state["tasks"], state["next_check"]) == ([], [], None)
+        assert (state["records"], state["tasks"], state["elsewhere"]) == ([], [], [])
+        assert state["next_check"] is None
         assert validate(state, CATALOG[PERSON_STATE].parsed, raise_errors=True)
 
     async def test_every_source_record_survives_avro_encoding(self) -> None:

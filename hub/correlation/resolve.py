@@ -115,17 +115,31 @@ class Resolution:
         return result
 
 
-def _conflicts(identifiers: frozenset[Identifier], groups: list[_Group]) -> list[Conflict]:
-    """Exclusive kinds on which the record and the groups it touches disagree."""
-    found = []
-    sides = [set(identifiers)] + [g.asserted for g in groups]
-    for kind in sorted(EXCLUSIVE_KINDS):
-        values = [{i.value for i in side if i.kind is kind} for side in sides]
-        present = [v for v in values if v]
-        # Every side that has this kind must share a value, or they are different people.
-        if len(present) > 1 and not set.intersection(*present):
-            theirs = set().union(*values[1:]) - values[0]
-            found.append(Conflict(kind, tuple(sorted(values[0])), tuple(sorted(theirs))))
+def _conflicts(ours: Iterable[Identifier], groups: list[_Group]) -> list[Conflict]:
+    """Exclusive kinds on which groups contradict ``ours`` (the record and the people it
+    already joins): both sides have values of the kind, and none in common.
+
+    A record that itself names two values (an old and a new national ID) bridges the
+    people holding either, so the values accumulate as groups are taken in.
+    """
+    found: list[Conflict] = []
+    held: dict[Kind, set[str]] = {}
+    for identifier in ours:
+        if identifier.kind in EXCLUSIVE_KINDS:
+            held.setdefault(identifier.kind, set()).add(identifier.value)
+    for group in groups:
+        theirs: dict[Kind, set[str]] = {}
+        for identifier in group.asserted:
+            if identifier.kind in EXCLUSIVE_KINDS:
+                theirs.setdefault(identifier.kind, set()).add(identifier.value)
+        clash = [k for k, v in theirs.items() if held.get(k) and not held[k] & v]
+        if clash:
+            found.extend(
+                Conflict(k, tuple(sorted(held[k])), tuple(sorted(theirs[k]))) for k in sorted(clash)
+            )
+            continue
+        for kind, values in theirs.items():
+            held.setdefault(kind, set()).update(values)
     return found
 
 
@@ -168,12 +182,19 @@ class _Resolver:
         touched = self.touched(record)
         shared = self.already_known(record)
         compatible: list[_Group] = []
-        contradicting: list[_Group] = []
-        for group in touched:
-            if _conflicts(record.identifiers, [*compatible, group]):
-                contradicting.append(group)
-            else:
-                compatible.append(group)
+        joined = set(record.identifiers)
+        pending = list(touched)
+        progress = True
+        while progress:  # take in every person that does not contradict what is joined
+            progress = False
+            for group in list(pending):
+                if not _conflicts(joined, [group]):
+                    compatible.append(group)
+                    joined |= group.asserted
+                    pending.remove(group)
+                    progress = True
+        contradicting = pending
+        evidence = [c for group in contradicting for c in _conflicts(joined, [group])]
         target = compatible[0] if compatible else _Group()
         for other in compatible[1:]:  # the record links two people: merge them
             other.merged_into = target
@@ -186,12 +207,11 @@ class _Resolver:
             own = [Identifier(Kind.RECORD, record.ref)]
         self.claim(target, own)
         if contradicting:
-            conflicts = _conflicts(frozenset(target.asserted | record.identifiers), contradicting)
             self.place(
                 record,
                 target,
                 LinkStatus.DISPUTED,
-                conflicts=conflicts,
+                conflicts=evidence,
                 candidates=tuple(contradicting),
                 shared=shared,
             )
@@ -229,16 +249,18 @@ class _Resolver:
             status = placement.status
             if status is LinkStatus.UNMATCHED and len(group.refs) > 1:
                 status = LinkStatus.LINKED  # others joined the person it started
+            # A later record may have bridged a dispute (naming both national IDs, say):
+            # candidates that ended in the record's own person are no longer disputed.
+            candidates = {c.find() for c in placement.candidates} - {group}
+            conflicts = placement.conflicts
+            if status is LinkStatus.DISPUTED and not candidates:
+                status, conflicts = LinkStatus.LINKED, ()
             assignments[ref] = Assignment(
                 anchor=group.anchor(),
                 status=status,
                 shared=placement.shared,
-                candidates=tuple(
-                    sorted(
-                        {c.find().anchor() for c in placement.candidates}, key=Identifier.sort_key
-                    )
-                ),
-                conflicts=placement.conflicts,
+                candidates=tuple(sorted({c.anchor() for c in candidates}, key=Identifier.sort_key)),
+                conflicts=conflicts,
             )
         return Resolution(assignments)
 

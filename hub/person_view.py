@@ -8,12 +8,22 @@ not by arrival order, so old data never overrides new.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-__all__ = ["LinkedRecord", "MovedRecord", "PersonView", "SourceKind", "upsert_record"]
+__all__ = [
+    "LinkedRecord",
+    "MovedRecord",
+    "PersonView",
+    "SourceKind",
+    "is_newer_or_same",
+    "record_version",
+    "upsert_record",
+]
 
 Record = dict[str, Any]
 
@@ -68,6 +78,7 @@ class PersonView:
     tasks: dict[str, Record] = field(default_factory=dict)
     next_check: datetime | None = None
     elsewhere: dict[str, MovedRecord] = field(default_factory=dict)
+    evaluated_at: datetime | None = None
 
     @classmethod
     def of(
@@ -115,6 +126,22 @@ class PersonView:
         return max((r.source_timestamp for r in self.records.values()), default=None)
 
 
+def record_version(record: Record) -> tuple[int, str]:
+    """A record version's place in time: its source timestamp (ms), then a digest of its
+    content, so that two versions with one timestamp order the same way everywhere (in
+    correlation and in every person view)."""
+    stamp: datetime = record["source_timestamp"]
+    content = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False)
+    return int(stamp.timestamp() * 1000), hashlib.sha1(content.encode()).hexdigest()[:16]  # noqa: S324 - an ordering, not security
+
+
+def is_newer_or_same(incoming: Record, current: Record) -> bool:
+    """Whether ``incoming`` is the same version as ``current`` or a later one."""
+    if incoming["source_timestamp"] != current["source_timestamp"]:
+        return bool(incoming["source_timestamp"] > current["source_timestamp"])
+    return record_version(incoming) >= record_version(current)
+
+
 def upsert_record(view: PersonView, linked: LinkedRecord) -> PersonView:
     """The view after a version of a record arrived.
 
@@ -124,7 +151,7 @@ def upsert_record(view: PersonView, linked: LinkedRecord) -> PersonView:
     current = view.records.get(linked.ref)
     if current is not None:
         record = (
-            linked.record if linked.source_timestamp >= current.source_timestamp else current.record
+            linked.record if is_newer_or_same(linked.record, current.record) else current.record
         )
         link, seq = (
             (linked.link, linked.seq)

@@ -24,7 +24,13 @@ from hub.correlation.stage import CorrelationStage
 from hub.errors import MappingError
 from hub.findings import Evidence, Finding
 from hub.person_event import person_event
-from hub.person_view import LinkedRecord, MovedRecord, PersonView, upsert_record
+from hub.person_view import (
+    LinkedRecord,
+    MovedRecord,
+    PersonView,
+    is_newer_or_same,
+    upsert_record,
+)
 from hub.rules import RULES, Rule, RuleSettings
 from hub.tasks.lifecycle import Transition, adopt_tasks, reconcile
 from hub.topics import TopicCatalog
@@ -68,6 +74,7 @@ def view_of(state: Record) -> PersonView:
         },
         tasks={t["task_id"]: t for t in state.get("tasks", [])},
         next_check=state.get("next_check"),
+        evaluated_at=state.get("evaluated_at"),
         elsewhere={
             m["ref"]: MovedRecord(m["moved_to"], m["seq"], m.get("link"))
             for m in state.get("elsewhere", [])
@@ -96,6 +103,7 @@ def state_of(view: PersonView) -> Record:
         ],
         "tasks": [view.tasks[k] for k in sorted(view.tasks)],
         "next_check": view.next_check,
+        "evaluated_at": view.evaluated_at,
     }
 
 
@@ -178,14 +186,17 @@ class Pipeline:
     # -- 3. evaluate --------------------------------------------------------------
 
     def now(self, event: Record, view: PersonView) -> datetime:
-        """Wall time in production; the event's own time on the event-time clock (or,
-        for an event without one, the newest source time the person has seen)."""
+        """Wall time in production. On the event clock: the event's own time (or, for an
+        event without one, the newest source time the person has seen), but never
+        earlier than the person's last evaluation."""
         if self.clock == "event":
             stamp = event.get("event_time")
             if stamp is None and event.get("record") is not None:
                 stamp = event["record"]["source_timestamp"]
             if stamp is None:
                 stamp = view.latest_source_timestamp
+            if view.evaluated_at is not None and (stamp is None or stamp < view.evaluated_at):
+                stamp = view.evaluated_at  # a late, older record does not turn time back
             if stamp is not None:
                 result: datetime = stamp
                 return result
@@ -239,35 +250,42 @@ class Pipeline:
         return upsert_record(view, linked), []
 
     def _leave(self, view: PersonView, event: Record) -> tuple[PersonView, list[Record]]:
+        """A record leaves this person: for ``moved_to`` if set, else it is gone.
+
+        The record goes on in one UPSERT, in the newest of the version held here and
+        the one correlation sent along. If it was the person's last record, the person
+        was merged away, and its open tasks travel in the same event, so the survivor
+        adopts them before its rules run.
+        """
         ref, seq, target = event["record_ref"], event["assignment_seq"], event["moved_to"]
         leaving = view.records.get(ref)
-        forwards: list[Record] = []
-        if leaving is None or leaving.seq > seq:
-            if leaving is None and seq > _seq_of(view.elsewhere.get(ref)):
+        if leaving is not None and leaving.seq > seq:
+            return view, []  # correlation has said something newer about it since
+        carried = event["record"]
+        if leaving is None:
+            if seq > _seq_of(view.elsewhere.get(ref)):  # a late arrival is sent after it
                 moved = MovedRecord(target, seq, event["link"])
                 view = replace(view, elsewhere={**view.elsewhere, ref: moved})
-            return view, forwards
-        view = replace(view, records={k: v for k, v in view.records.items() if k != ref})
-        if target:
-            forwards.append(
-                self._carry(view, target, replace(leaving, link=event["link"], seq=seq))
+            if carried is None or not target:
+                return view, []
+            linked = LinkedRecord(ref, event["source_topic"], carried, event["link"], seq)
+        else:
+            view = replace(view, records={k: v for k, v in view.records.items() if k != ref})
+            if not target:
+                return view, []
+            newest = (
+                carried
+                if carried is not None and is_newer_or_same(carried, leaving.record)
+                else leaving.record
             )
-            if not view.records:
-                # The person merged into another: its open tasks go along.
-                open_tasks = [t for _, t in sorted(view.tasks.items()) if t["state"] == "OPEN"]
-                if open_tasks:
-                    forwards.append(
-                        person_event(
-                            target,
-                            view.institution,
-                            "",
-                            action="ADOPT",
-                            adopted_tasks=open_tasks,
-                            event_time=event.get("event_time"),
-                        )
-                    )
-                view = replace(view, tasks={})
-        return view, forwards
+            linked = replace(leaving, record=newest, link=event["link"], seq=seq)
+        forward = self._carry(view, target, linked)
+        if not view.records:
+            forward["adopted_tasks"] = [
+                t for _, t in sorted(view.tasks.items()) if t["state"] == "OPEN"
+            ]
+            view = replace(view, tasks={})
+        return view, [forward]
 
     @staticmethod
     def _carry(view: PersonView, target: str, linked: LinkedRecord) -> Record:
@@ -291,11 +309,11 @@ class Pipeline:
             else PersonView(person_key=event["person_key"], institution=event["institution"])
         )
         now = self.now(event, view)
-        view, forwards = self._apply(view, event)
         transitions: list[Transition] = []
-        if event["action"] == "ADOPT":
+        if event["adopted_tasks"]:  # tasks of a person merged into this one come first
             view, adopted = adopt_tasks(view, event["adopted_tasks"], now)
             transitions.extend(adopted)
+        view, forwards = self._apply(view, event)
         findings: list[Finding] = []
         evaluated: dict[str, Sequence[Evidence]] = {}
         checks: list[datetime] = []
@@ -317,6 +335,6 @@ class Pipeline:
         transitions.extend(changed)
         tasks = dict(view.tasks)
         tasks.update({t.task["task_id"]: t.task for t in changed})
-        view = replace(view, tasks=tasks, next_check=min(checks, default=None))
+        view = replace(view, tasks=tasks, next_check=min(checks, default=None), evaluated_at=now)
         keep = bool(view.records or view.tasks or view.elsewhere)
         return Evaluation(state_of(view) if keep else None, transitions, forwards, now)

@@ -6,12 +6,11 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.correlation.extract import PERSON_SOURCES
 from hub.correlation.stage import CorrelationStage, Outgoing
+from hub.person_view import LinkedRecord, PersonView, upsert_record
 from hub.pipeline import Pipeline
 from hub.privacy import mask_identifier, national_id_pseudonym, pseudonym
 from hub.rules import RuleSettings
@@ -371,14 +370,7 @@ class TestEncoding:
             assert decoded["record_ref"] == out.event["record_ref"]
 
 
-class TestBugs:
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG: an older version of a position that lacks a current holder still removes"
-            " that holder (DETACH), although the newer version is kept"
-        ),
-    )
+class TestFixedBugs:
     def test_older_position_version_does_not_remove_a_holder(self) -> None:
         """A position version older than the one held changes no holder."""
         correlation = stage()
@@ -389,22 +381,23 @@ class TestBugs:
         assert [e for e in summary(events) if e[1] != "UPSERT"] == []
         assert "source.dfo.position/300#6" in correlation.indexes["uio"].assignments
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG: of two versions with one source timestamp, correlation keeps the one whose"
-            " identifiers sort last while the person view keeps the last to arrive, so the"
-            " view can hold a version correlation ignored"
-        ),
-    )
     def test_same_time_versions_end_the_same_in_correlation_and_the_view(self) -> None:
-        """With equal source timestamps, the version the UPSERT carries last is the one
-        correlation links by."""
-        correlation = stage()
-        correlation.process(EMPLOYEE, employee("7", nin=NIN_A))
-        states, events = correlation.process(EMPLOYEE, employee("7"))
-        (upsert,) = events
-        carried = upsert.event["record"][1]["national_id_pseudonym"]
-        ((_, state),) = states
-        remembered = [i["kind"] for i in state["identifiers"]]
-        assert ("nin" in remembered) == (carried is not None)
+        """With equal source timestamps, the version a person view ends with is the one
+        correlation links by, in either arrival order."""
+        with_nin = employee("7", nin=NIN_A)
+        without = employee("7")
+        for order in ((with_nin, without), (without, with_nin)):
+            correlation = stage()
+            held = PersonView("p", "uio")
+            for record in order:
+                _, events = correlation.process(EMPLOYEE, record)
+                for out in events:  # the record travels in an UPSERT, or a DETACH on a move
+                    if out.event["record"] is not None:
+                        carried = LinkedRecord(
+                            out.event["record_ref"], EMPLOYEE, out.event["record"][1]
+                        )
+                        held = upsert_record(held, carried)
+            kept = held.records["source.dfo.employee/7"].record
+            identity = correlation.indexes["uio"].records["source.dfo.employee/7"]
+            linked_by_nin = any(i.kind.value == "nin" for i in identity.identifiers)
+            assert linked_by_nin == (kept["national_id_pseudonym"] is not None), order

@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.person_event import person_event
@@ -300,8 +298,9 @@ class TestDetach:
         assert forward["assignment_seq"] == 2
 
     def test_last_record_leaving_takes_the_open_tasks_along(self) -> None:
-        """When the last record moves away, the open tasks go with it in an ADOPT, the
-        resolved ones stay behind, and the emptied person is forgotten."""
+        """When the last record moves away, the open tasks travel in the same event as the
+        record (so the survivor adopts them before its rules run), and the emptied
+        person is forgotten."""
         state, transitions, _ = fold(
             [
                 upsert(A, employee(), link=LINKED, seq=1),
@@ -318,10 +317,11 @@ class TestDetach:
         result = pipeline().evaluate(state, detach(A, EMPLOYEE_REF, 4, T0, moved_to=B))
         assert result.state is None
         assert result.transitions == []
-        assert [f["action"] for f in result.forwards] == ["UPSERT", "ADOPT"]
-        adopted = result.forwards[1]
-        assert adopted["person_key"] == B
-        assert adopted["adopted_tasks"] == [open_task]
+        assert [f["action"] for f in result.forwards] == ["UPSERT"]
+        (carried,) = result.forwards
+        assert carried["person_key"] == B
+        assert carried["record_ref"] == EMPLOYEE_REF
+        assert carried["adopted_tasks"] == [open_task]
 
     def test_a_stale_detach_is_ignored(self) -> None:
         """A DETACH older (by assignment seq) than the record's latest word leaves it."""
@@ -435,12 +435,14 @@ class TestEncoding:
         state, _, _ = fold([upsert(A, employee(), link=LINKED, seq=1)])
         assert state is not None
         result = hub.evaluate(state, detach(A, EMPLOYEE_REF, 2, T0, moved_to=B))
-        assert [f["action"] for f in result.forwards] == ["UPSERT", "ADOPT"]
+        assert [f["action"] for f in result.forwards] == ["UPSERT"]
+        assert result.forwards[0]["adopted_tasks"], "the open task travels with the record"
         for forward in result.forwards:
             decoded = await hub.codec.decode(
                 await hub.encode_person_event(forward), CATALOG["no.bott.hub.PersonEvent"]
             )
             assert decoded["person_key"] == B
+            assert decoded["adopted_tasks"] == forward["adopted_tasks"]
         encoded = await hub.codec.encode("t", CATALOG[PERSON_STATE], state)
         assert await hub.codec.decode(encoded, CATALOG[PERSON_STATE]) == state
 
@@ -478,16 +480,7 @@ def _through_correlation(
     return states, transitions
 
 
-class TestBugs:
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG: when the arriving record itself changes person (a lone employee gains a"
-            " D-number), correlation DETACHes it from the old person without moved_to, so"
-            " the old person's open task resolves as if fixed and the new person opens a"
-            " second task instead of adopting it"
-        ),
-    )
+class TestFixedBugs:
     def test_open_task_follows_the_person_when_the_key_changes(self) -> None:
         """A new hire's open task keeps its id when DFØ adds their D-number."""
         before = employee()
@@ -505,14 +498,6 @@ class TestBugs:
         }
         assert open_ids == {transitions[0].task["task_id"]}
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "BUG: on the event clock a late, older record sets 'now' back to its own source"
-            " time, so a task the person's re-check already resolved (employment ended)"
-            " reopens"
-        ),
-    )
     def test_a_late_older_record_does_not_turn_the_clock_back(self) -> None:
         """A record older than the person's last evaluation does not reopen a task that
         was resolved at a later moment."""

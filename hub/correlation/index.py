@@ -18,8 +18,8 @@ from hub.correlation.resolve import Assignment, RecordIdentity, resolve
 
 __all__ = ["AssignmentChange", "IdentityIndex", "Version"]
 
-# A record's version: its source timestamp (ms), then its content, so that two
-# different records with one timestamp still order the same way everywhere.
+# A record's version: its source timestamp (ms), then a content digest, so that two
+# different versions with one timestamp still order the same way everywhere.
 Version = tuple[int, str]
 
 
@@ -45,9 +45,16 @@ class IdentityIndex:
         self.assignments: dict[str, Assignment] = {}
         self._by_identifier: dict[Identifier, set[str]] = {}
 
-    def upsert(self, record: RecordIdentity, timestamp_ms: int) -> list[AssignmentChange] | None:
-        """Take a record's identity; None when an equal or newer version is already known."""
-        version = (timestamp_ms, _content(record))
+    def upsert(
+        self, record: RecordIdentity, version: int | Version
+    ) -> list[AssignmentChange] | None:
+        """Take a record's identity; None when an equal or newer version is already known.
+
+        ``version`` orders the versions of one record: its source timestamp (ms) and a
+        content digest, or a bare timestamp (then the identity's content breaks ties).
+        """
+        if isinstance(version, int):
+            version = (version, _content(record))
         current = self.versions.get(record.ref)
         if current is not None and current >= version:
             return None

@@ -17,9 +17,10 @@ from typing import Any
 
 from hub.correlation.extract import identities_of, masked_forms, record_ref
 from hub.correlation.identifiers import Identifier, Kind, person_key
-from hub.correlation.index import AssignmentChange, IdentityIndex
+from hub.correlation.index import AssignmentChange, IdentityIndex, Version
 from hub.correlation.resolve import Assignment, RecordIdentity
 from hub.person_event import person_event
+from hub.person_view import record_version
 
 __all__ = ["CorrelationStage", "Outgoing"]
 
@@ -33,10 +34,6 @@ class Outgoing:
 
     person_key: str
     event: Record
-
-
-def _millis(record: Record) -> int:
-    return int(record["source_timestamp"].timestamp() * 1000)
 
 
 @dataclass
@@ -66,17 +63,19 @@ class CorrelationStage:
                     self.masked[Identifier(Kind(item["kind"]), item["value"])] = item["masked"]
             index = self.indexes.setdefault(state["institution"], IdentityIndex())
             index.upsert(
-                RecordIdentity(state["ref"], identifiers, state["linking"]), state["timestamp_ms"]
+                RecordIdentity(state["ref"], identifiers, state["linking"]),
+                (state["timestamp_ms"], state.get("version_digest", "")),
             )
             self.seqs[state["ref"]] = state.get("assignment_seq", 0)
             base = state["ref"].split("#", 1)[0]
             self._parts.setdefault(base, set()).add(state["ref"])
 
-    def _state(self, institution: str, identity: RecordIdentity, millis: int) -> Record:
+    def _state(self, institution: str, identity: RecordIdentity, version: Version) -> Record:
         return {
             "ref": identity.ref,
             "institution": institution,
-            "timestamp_ms": millis,
+            "timestamp_ms": version[0],
+            "version_digest": version[1],
             "linking": identity.linking,
             "assignment_seq": self.seqs.get(identity.ref, 0),
             "identifiers": [
@@ -127,19 +126,23 @@ class CorrelationStage:
         self._clock = record["source_timestamp"]  # every event this record causes happens now
         index = self.indexes.setdefault(institution, IdentityIndex())
         self.masked.update(masked_forms(record))
-        millis = _millis(record)
+        version = record_version(record)
         identities = identities_of(source, record)
         base = record_ref(source, record)
         current = {i.ref for i in identities}
         states: list[tuple[str, Record | None]] = []
         events: list[Outgoing] = []
         changes: list[AssignmentChange] = []
-        # A position's holders are parts of one record: a holder who left is removed.
-        for gone in sorted(self._parts.get(base, set()) - current - {base}):
-            changes.extend(index.remove(gone))
-        self._parts[base] = current
+        # A position's holders are parts of one record: a holder who left is removed,
+        # unless this version is older than the one the parts came from.
+        parts = self._parts.get(base, set())
+        known = [index.versions[r] for r in parts if r in index.versions]
+        if not known or version >= max(known):
+            for gone in sorted(parts - current - {base}):
+                changes.extend(index.remove(gone))
+            self._parts[base] = current
         for identity in identities:
-            found = index.upsert(identity, millis)
+            found = index.upsert(identity, version)
             if found is None:  # an older or repeated version: the person view decides
                 assignment = index.assignments.get(identity.ref)
                 if assignment is not None:
@@ -158,7 +161,7 @@ class CorrelationStage:
                 states.append((ref, None))
                 self.seqs.pop(ref, None)
             else:
-                states.append((ref, self._state(institution, stored, index.versions[ref][0])))
+                states.append((ref, self._state(institution, stored, index.versions[ref])))
         return states, events
 
     def _event(self, key: str, institution: str, source: str, **fields: Any) -> Outgoing:
@@ -195,15 +198,22 @@ class CorrelationStage:
         after = self.key_of(institution, change.after) if change.after else None
         ref_source = change.ref.split("/", 1)[0]
         if change.ref in own_refs and change.after is not None:
-            events = []
             if before is not None and before != after:
-                events.append(
+                # The record changed person: it goes by way of the old person, which
+                # sends it on together with its open tasks if nothing is left there.
+                return [
                     self._event(
-                        before, institution, ref_source, action="DETACH", record_ref=change.ref
+                        before,
+                        institution,
+                        ref_source,
+                        action="DETACH",
+                        record=(self.schemas[source], record),
+                        record_ref=change.ref,
+                        moved_to=after,
+                        link=self.link_of(institution, change.after),
                     )
-                )
-            events.append(self._upsert(institution, source, change.ref, record, change.after))
-            return events
+                ]
+            return [self._upsert(institution, source, change.ref, record, change.after)]
         if change.after is None or after is None:
             if before is None:
                 return []

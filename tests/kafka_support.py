@@ -181,3 +181,17 @@ class TaskView:
             if r.topic == tasks_topic and r.decoded is not None:
                 view.latest[r.decoded["task_id"]] = r.decoded
         return view
+
+
+def dfo_connector(producer: AIOKafkaProducer, pipeline: Any, institution: str = "uio") -> Any:
+    """The DFØ connector, publishing through ``producer`` with the pipeline's codec."""
+    from connectors.dfo.connector import DfoEmployeeConnector  # noqa: PLC0415
+
+    return DfoEmployeeConnector(
+        producer=producer,
+        codec=pipeline.codec,
+        catalog=pipeline.catalog,
+        topics=pipeline.topics,
+        institution=institution,
+        secret=pipeline.secret,
+    )

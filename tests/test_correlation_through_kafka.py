@@ -15,13 +15,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from connectors.dfo.connector import DfoEmployeeConnector
 from hub.avro.wire import read_body, single_object_unframe
 from hub.pipeline import PERSON_STATE, Pipeline
 from hub.privacy import mask_identifier, national_id_pseudonym, pseudonym
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import WorkerProcess
+from tests.kafka_support import WorkerProcess, dfo_connector
 from tests.test_walking_skeleton import _pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
@@ -136,22 +135,8 @@ async def _run(
     pipeline = await _pipeline(kafka, registry_url, prefix)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
     await producer.start()
-    connector = DfoEmployeeConnector(
-        producer=producer,
-        codec=pipeline.codec,
-        catalog=pipeline.catalog,
-        topics=pipeline.topics,
-        institution="uio",
-        secret=pipeline.secret,
-    )
-    uib = DfoEmployeeConnector(
-        producer=producer,
-        codec=pipeline.codec,
-        catalog=pipeline.catalog,
-        topics=pipeline.topics,
-        institution="uib",
-        secret=pipeline.secret,
-    )
+    connector = dfo_connector(producer, pipeline, "uio")
+    uib = dfo_connector(producer, pipeline, "uib")
     steps: list[Any] = [
         ("dfo", connector, _dfo_body("00123456", FNR_A, "uio.no")),
         ("dfo", uib, _dfo_body("00555001", FNR_C, "uib.no")),

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from connectors.dfo.connector import DfoEmployeeConnector
 from connectors.dfo.mapping import map_employee
 from hub.avro.wire import confluent_frame, confluent_unframe
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body
-from tests.kafka_support import TaskView, WorkerProcess, collect, produce
+from tests.kafka_support import TaskView, WorkerProcess, collect, dfo_connector, produce
 from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
@@ -140,14 +139,7 @@ class TestDeadLetters:
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()
         try:
-            connector = DfoEmployeeConnector(
-                producer=producer,
-                codec=pipeline.codec,
-                catalog=pipeline.catalog,
-                topics=pipeline.topics,
-                institution="uio",
-                secret=pipeline.secret,
-            )
+            connector = dfo_connector(producer, pipeline, "uio")
             wrong_date = json.loads(dfo_new_hire_body())
             wrong_date["ansatt"][0]["startdato"] = "2026-13-45"
             bodies = [b"<html>502 Bad Gateway</html>", json.dumps(wrong_date).encode()]

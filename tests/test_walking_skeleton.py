@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from connectors.dfo.connector import DfoEmployeeConnector
 from hub.endpoints import make_pipeline
 from hub.pipeline import Pipeline
 from hub.settings import load_settings
 from hub.topics import ensure_topics
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
-from tests.kafka_support import Collected, TaskView, WorkerProcess, collect
+from tests.kafka_support import Collected, TaskView, WorkerProcess, collect, dfo_connector
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -55,14 +54,7 @@ class TestWalkingSkeleton:
         await producer.start()
         try:
             with worker:
-                connector = DfoEmployeeConnector(
-                    producer=producer,
-                    codec=pipeline.codec,
-                    catalog=pipeline.catalog,
-                    topics=pipeline.topics,
-                    institution="uio",
-                    secret=pipeline.secret,
-                )
+                connector = dfo_connector(producer, pipeline, "uio")
                 assert await connector.publish(dfo_new_hire_body(start_in_days=5)) == "234567"
                 opened = await collect(
                     kafka.bootstrap_servers,

@@ -372,7 +372,9 @@ def _identity(record: _Record, secret: str) -> dict[str, object]:
     """Who the employee is: identifiers (pseudonymised), names and usernames."""
     national_id = record.get("fnr", _national_id)
     return {
-        "national_id_pseudonym": national_id_pseudonym(secret, national_id) if national_id else None,
+        "national_id_pseudonym": (
+            national_id_pseudonym(secret, national_id) if national_id else None
+        ),
         "national_id_masked": mask_identifier(national_id) if national_id else None,
         "passports": _passports(record, secret),
         "first_name": record.get("fornavn", _text),

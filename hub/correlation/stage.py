@@ -197,42 +197,32 @@ class CorrelationStage:
         before = self.key_of(institution, change.before) if change.before else None
         after = self.key_of(institution, change.after) if change.after else None
         ref_source = change.ref.split("/", 1)[0]
-        if change.ref in own_refs and change.after is not None:
-            if before is not None and before != after:
-                # The record changed person: it goes by way of the old person, which
-                # sends it on together with its open tasks if nothing is left there.
-                return [
-                    self._event(
-                        before,
-                        institution,
-                        ref_source,
-                        action="DETACH",
-                        record=(self.schemas[source], record),
-                        record_ref=change.ref,
-                        moved_to=after,
-                        link=self.link_of(institution, change.after),
-                    )
-                ]
-            return [self._upsert(institution, source, change.ref, record, change.after)]
-        if change.after is None or after is None:
+        if change.after is None or after is None:  # the record is gone
             if before is None:
                 return []
             return [
                 self._event(before, institution, ref_source, action="DETACH", record_ref=change.ref)
             ]
+        own = change.ref in own_refs
         link = self.link_of(institution, change.after)
         if before is not None and before != after:
+            # The record changed person. It goes by way of the old person, which sends
+            # it on (in the newest version: the one carried here, if this is it),
+            # together with its open tasks when nothing is left there.
             return [
                 self._event(
                     before,
                     institution,
                     ref_source,
                     action="DETACH",
+                    record=(self.schemas[source], record) if own else None,
                     record_ref=change.ref,
                     moved_to=after,
                     link=link,
                 )
             ]
+        if own:
+            return [self._upsert(institution, source, change.ref, record, change.after)]
         return [
             self._event(
                 after, institution, ref_source, action="RELINK", record_ref=change.ref, link=link

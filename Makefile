@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv jars demo test test-fast lint format typecheck schemas check clean
+.PHONY: help venv jars demo test test-fast lint format typecheck schemas docs docs-check check clean
 
 help:
 	@echo "make demo       the walking skeleton on the embedded Kafka (the main job)"
@@ -49,7 +49,14 @@ typecheck: venv
 schemas: venv
 	$(BIN)/hub schemas check
 
-check: lint typecheck schemas test
+# docs/rules.md is made from the rules; `make docs-check` fails when it is stale.
+docs: venv
+	$(BIN)/hub rules docs
+
+docs-check: venv
+	$(BIN)/hub rules docs --check
+
+check: lint typecheck schemas docs-check test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

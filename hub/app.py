@@ -119,6 +119,7 @@ class _Wiring:
         self.tasks_topic = self.raw_topic(topics.name("hub.tasks"))
         self.task_events = self.raw_topic(topics.name("hub.task-events"))
         self.dead_letters = self.raw_topic(topics.name("hub.deadletter"))
+        self.previews = self.raw_topic(topics.name("hub.rule-preview"))
         self.person_views = self.avro_table("person-view", PERSON_STATE)
         self.identities = self.avro_table("identity", IDENTITY_STATE)
         # The correlation stage keeps its index in memory, rebuilt from the identity
@@ -208,6 +209,15 @@ class _Wiring:
             )
 
 
+@dataclass
+class _Outputs:
+    """What one evaluation sends: task transitions, person events, rule previews."""
+
+    tasks: list[tuple[bytes, bytes, Transition]]
+    forwards: list[tuple[bytes, bytes]]
+    previews: list[tuple[bytes, bytes]]
+
+
 def _route_agent(w: _Wiring) -> None:
     @w.app.agent(w.sources, name="route")
     async def route(stream: faust.StreamT[Any]) -> None:
@@ -249,32 +259,35 @@ def _evaluate_agent(w: _Wiring) -> None:
     task_schema = w.pipeline.catalog[TASK]
     event_schema = w.pipeline.catalog[PERSON_EVENT]
 
-    async def evaluate_one(
-        event: faust.EventT[Any],
-    ) -> tuple[Evaluation, list[tuple[bytes, bytes, Transition]], list[tuple[bytes, bytes]]]:
+    async def evaluate_one(event: faust.EventT[Any]) -> tuple[Evaluation, _Outputs]:
         decoded = await w.pipeline.codec.decode(event.value, event_schema)
         result = w.pipeline.evaluate(w.person_views.get(event.key), decoded)
-        tasks = [
-            (
-                await w.pipeline.codec.encode(w.tasks_topic.get_topic_name(), task_schema, t.task),
-                await w.pipeline.codec.encode(w.task_events.get_topic_name(), task_schema, t.task),
-                t,
-            )
-            for t in result.transitions
-        ]
-        forwards = [
-            (f["person_key"].encode(), await w.pipeline.encode_person_event(f))
-            for f in result.forwards
-        ]
-        return result, tasks, forwards
+        encode = w.pipeline.codec.encode
+        outputs = _Outputs(
+            tasks=[
+                (
+                    await encode(w.tasks_topic.get_topic_name(), task_schema, t.task),
+                    await encode(w.task_events.get_topic_name(), task_schema, t.task),
+                    t,
+                )
+                for t in result.transitions
+            ],
+            forwards=[
+                (f["person_key"].encode(), await w.pipeline.encode_person_event(f))
+                for f in result.forwards
+            ],
+            previews=[
+                (p["task_id"].encode(), await encode(w.previews.get_topic_name(), task_schema, p))
+                for p in result.previews
+            ],
+        )
+        return result, outputs
 
     @w.app.agent(w.person_events, name="evaluate")
     async def evaluate(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
             try:
-                result, tasks, forwards = await _until_available(
-                    partial(evaluate_one, event), "evaluate"
-                )
+                result, outputs = await _until_available(partial(evaluate_one, event), "evaluate")
             except Exception as exc:  # every failure becomes a dead letter
                 await w.dead_letter(event, exc, "evaluate")
                 continue
@@ -285,9 +298,11 @@ def _evaluate_agent(w: _Wiring) -> None:
             w.recheck_schedule().set(
                 event.key, result.state.get("next_check") if result.state else None
             )
-            await w.send_transitions(tasks)
-            for key, value in forwards:
+            await w.send_transitions(outputs.tasks)
+            for key, value in outputs.forwards:
                 await w.person_events.send(key=key, value=value)
+            for key, value in outputs.previews:
+                await w.previews.send(key=key, value=value)
             if w.pipeline.clock == "event" and result.now is not None:
                 if w.watermark is None or result.now > w.watermark:
                     w.watermark = result.now

@@ -147,6 +147,42 @@ def schemas_check(repo: Path) -> None:
     click.echo(f"{len(list(catalog))} schemas parse and are backward compatible with history")
 
 
+@cli.group()
+def rules() -> None:
+    """The rule catalogue."""
+
+
+@rules.command("list")
+def rules_list() -> None:
+    """Every rule: id, severity, owner and title."""
+    from hub.rules import RULES  # noqa: PLC0415
+
+    for rule in sorted(RULES, key=lambda r: r.rule_id):
+        spec = rule.spec
+        click.echo(
+            f"{spec.rule_id:<42} {spec.severity.value}  {spec.owner_group:<10} {spec.title_en}"
+        )
+
+
+@rules.command("docs")
+@click.option("--check", is_flag=True, help="Fail (exit 1) if docs/rules.md is out of date.")
+def rules_docs(check: bool) -> None:
+    """Write docs/rules.md from the rules' own metadata and examples."""
+    from hub.rules import RULES  # noqa: PLC0415
+    from hub.rules.catalogue import CATALOGUE_FILE, render_catalogue  # noqa: PLC0415
+
+    page = render_catalogue(RULES)
+    current = CATALOGUE_FILE.read_text() if CATALOGUE_FILE.exists() else ""
+    if check:
+        if page != current:
+            click.echo(f"{CATALOGUE_FILE} is out of date with the rules; run 'make docs'", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(f"{CATALOGUE_FILE} is up to date ({len(RULES)} rules)")
+        return
+    CATALOGUE_FILE.write_text(page)
+    click.echo(f"wrote {CATALOGUE_FILE} ({len(RULES)} rules)")
+
+
 @cli.command()
 @click.option("--keep-running", is_flag=True, help="Leave Kafka and the registry running.")
 def demo(keep_running: bool) -> None:

@@ -15,7 +15,8 @@ from hub.embedded.registry import LocalRegistry
 from hub.embedded.service import ServiceState
 from hub.errors import ConfigurationError
 from hub.pipeline import Pipeline
-from hub.rules import RuleSettings
+from hub.rules import RULES
+from hub.rules.settings import load_institution_settings
 from hub.settings import HubSettings
 from hub.topics import TopicCatalog
 
@@ -89,6 +90,8 @@ def make_pipeline(settings: HubSettings, url: str | None) -> Pipeline:
         catalog=catalog,
         topics=TopicCatalog(prefix=settings.topic_prefix),
         secret=settings.pseudonym_secret.get_secret_value(),
-        rule_settings=RuleSettings(new_hire_lead_days=settings.new_hire_lead_days),
+        rule_settings=load_institution_settings(
+            (rule.rule_id for rule in RULES), settings.institutions_file
+        ),
         clock=settings.clock,
     )

@@ -12,7 +12,7 @@ such records to the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,7 @@ from hub.person_view import (
     upsert_record,
 )
 from hub.rules import RULES, Rule, RuleSettings
-from hub.tasks.lifecycle import Transition, adopt_tasks, reconcile
+from hub.tasks.lifecycle import Transition, adopt_tasks, preview_of, reconcile
 from hub.topics import TopicCatalog
 
 
@@ -115,6 +115,7 @@ class Evaluation:
     transitions: list[Transition]
     forwards: list[Record]  # PersonEvents for other persons (a record or tasks moving)
     now: datetime | None = None  # the moment the rules were evaluated at
+    previews: list[Record] = field(default_factory=list)  # findings of rules in preview
 
 
 @dataclass
@@ -125,10 +126,9 @@ class Pipeline:
     catalog: SchemaCatalog
     topics: TopicCatalog
     secret: str
-    rule_settings: RuleSettings
+    rule_settings: Mapping[str, RuleSettings] | RuleSettings
     clock: str = "wall"
     rules: tuple[Rule, ...] = RULES
-    queue_for: Callable[[str], str | None] = field(default=lambda _owner: None)
 
     def __post_init__(self) -> None:
         self._logical = {self.topics.name(t): t for t in PERSON_SOURCES}
@@ -137,6 +137,12 @@ class Pipeline:
     @property
     def source_topic_names(self) -> list[str]:
         return sorted(self._logical)
+
+    def settings_for(self, institution: str) -> RuleSettings:
+        """The institution's rule settings (one RuleSettings serves every institution)."""
+        if isinstance(self.rule_settings, RuleSettings):
+            return self.rule_settings
+        return self.rule_settings.get(institution) or RuleSettings()
 
     def new_stage(self) -> CorrelationStage:
         return CorrelationStage(secret=self.secret, schemas=self.schema_of_source)
@@ -314,15 +320,26 @@ class Pipeline:
             view, adopted = adopt_tasks(view, event["adopted_tasks"], now)
             transitions.extend(adopted)
         view, forwards = self._apply(view, event)
+        settings = self.settings_for(view.institution)
         findings: list[Finding] = []
+        previews: list[Record] = []
         evaluated: dict[str, Sequence[Evidence]] = {}
         checks: list[datetime] = []
         for rule in self.rules:
-            findings.extend(rule.evaluate(view, now, self.rule_settings))
-            evaluated[rule.rule_id] = rule.evidence(view)
-            upcoming = rule.next_check(view, now, self.rule_settings)
+            if not settings.is_enabled(rule.rule_id):
+                continue
+            found = rule.evaluate(view, now, settings)
+            upcoming = rule.next_check(view, now, settings)
             if upcoming is not None and upcoming > now:
                 checks.append(upcoming)
+            if settings.is_preview(rule.rule_id):
+                previews.extend(
+                    preview_of(f, view.institution, view.person_key, now, settings.queue_for)
+                    for f in found
+                )
+                continue
+            findings.extend(found)
+            evaluated[rule.rule_id] = rule.evidence(view)
         changed = reconcile(
             institution=view.institution,
             person_key=view.person_key,
@@ -330,11 +347,11 @@ class Pipeline:
             findings=findings,
             evaluated_rules=evaluated,
             now=now,
-            queue_for=self.queue_for,
+            queue_for=settings.queue_for,
         )
         transitions.extend(changed)
         tasks = dict(view.tasks)
         tasks.update({t.task["task_id"]: t.task for t in changed})
         view = replace(view, tasks=tasks, next_check=min(checks, default=None), evaluated_at=now)
         keep = bool(view.records or view.tasks or view.elsewhere)
-        return Evaluation(state_of(view) if keep else None, transitions, forwards, now)
+        return Evaluation(state_of(view) if keep else None, transitions, forwards, now, previews)

@@ -66,7 +66,10 @@ class HubSettings(BaseSettings):
         default="wall",
         description="'wall' for production; 'event' for replays and simulations.",
     )
-    new_hire_lead_days: int = Field(default=14, ge=0, le=365)
+    institutions_file: Path = Field(
+        default=Path(__file__).resolve().parents[1] / "deploy" / "institutions.yaml",
+        description="Rule settings per institution: enabled rules, lead days, queues.",
+    )
     pseudonym_secret: SecretStr = Field(
         default=SecretStr(_DEV_SECRET),
         description="HMAC key that turns national IDs and passports into pseudonyms.",

@@ -16,7 +16,7 @@ TODAY = NOW.date()
 EMPLOYEE_STAMP = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 ACCOUNT_STAMP = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 LEAD_DAYS = 14
-SETTINGS = RuleSettings(new_hire_lead_days=LEAD_DAYS)
+SETTINGS = RuleSettings.tuned(new_hire_access.RULE_ID, lead_days=LEAD_DAYS)
 PERSON_KEY = "p-0123456789abcdef01234567"
 EMPLOYEE_ID = "234567"
 
@@ -105,14 +105,17 @@ class TestWhenTheFindingAppears:
         assert evaluate(view(employee(start_date=start))) == []
 
     def test_lead_days_come_from_the_settings(self) -> None:
-        """The window follows RuleSettings.new_hire_lead_days, not a fixed number."""
+        """The window follows the lead days in the settings, not a fixed number."""
         person = view(employee(start_date=TODAY + timedelta(days=20)))
-        assert evaluate(person, settings=RuleSettings(new_hire_lead_days=19)) == []
-        only(evaluate(person, settings=RuleSettings(new_hire_lead_days=20)))
+        assert (
+            evaluate(person, settings=RuleSettings.tuned(new_hire_access.RULE_ID, lead_days=19))
+            == []
+        )
+        only(evaluate(person, settings=RuleSettings.tuned(new_hire_access.RULE_ID, lead_days=20)))
 
     def test_zero_lead_days_reports_only_from_the_start_date(self) -> None:
         """With zero lead days the finding appears on the start date itself, not before."""
-        settings = RuleSettings(new_hire_lead_days=0)
+        settings = RuleSettings.tuned(new_hire_access.RULE_ID, lead_days=0)
         tomorrow = view(employee(start_date=TODAY + timedelta(days=1)))
         today = view(employee(start_date=TODAY))
         assert evaluate(tomorrow, settings=settings) == []
@@ -168,7 +171,11 @@ class TestWhenTheFindingAppears:
         """At 00:30 in Oslo (23:30 UTC) a start 14 days later on Oslo's calendar is due."""
         now = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)  # 2026-03-02 00:30 CET
         person = view(employee(start_date=date(2026, 3, 16)))
-        only(evaluate(person, now=now, settings=RuleSettings(new_hire_lead_days=14)))
+        only(
+            evaluate(
+                person, now=now, settings=RuleSettings.tuned(new_hire_access.RULE_ID, lead_days=14)
+            )
+        )
 
     def test_employment_ending_yesterday_in_oslo_has_ended(self) -> None:
         """At 00:30 in Oslo an employment that ended the Oslo day before is over."""
@@ -179,14 +186,14 @@ class TestWhenTheFindingAppears:
 
 class TestTheFinding:
     def test_classification(self) -> None:
-        """The finding is about the person, P1, owned by the IAM group, due on the start."""
+        """The finding is about the person, P1, owned by the IAM group, due halfway through the lead."""
         start = TODAY + timedelta(days=3)
         finding = only(evaluate(view(employee(start_date=start))))
         assert finding.rule_id == new_hire_access.RULE_ID
         assert finding.subject == PERSON_KEY
         assert finding.severity is Severity.P1
         assert finding.owner_group == "iam"
-        assert finding.due_date == start
+        assert finding.due_date == start - timedelta(days=LEAD_DAYS // 2)
         assert finding.display_name == "Sigrid Bjørnstad"
 
     def test_evidence_names_the_dfo_start_date(self) -> None:

@@ -204,7 +204,7 @@ class TestNewHire:
         task = transitions[0].task
         assert task["task_id"] == task_id_for("uio", NEW_HIRE, A)
         assert (task["state"], task["subject"], task["opened_at"]) == ("OPEN", A, T0)
-        assert task["due_date"] == SOON
+        assert task["due_date"] == SOON - timedelta(days=7), "due halfway through the lead"
         assert forwards == []
         assert tasks_of(state) == {task["task_id"]: task}
 

@@ -104,4 +104,4 @@ class TestEventTimeRecheck:
         (task,) = TaskView.of(seen, tasks).latest.values()
         assert task["rule_id"] == "access.new_hire_without_account", log
         assert task["opened_at"] == due, "the task opens at the moment it became true"
-        assert task["due_date"] == start.date()
+        assert task["due_date"] == start.date() - timedelta(days=7)

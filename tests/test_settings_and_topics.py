@@ -34,36 +34,36 @@ class TestLoadSettings:
         """With nothing set, the hub runs on the wall clock with the dev secret."""
         settings = load_settings()
         assert settings.clock == "wall"
-        assert settings.new_hire_lead_days == 14
+        assert settings.institutions_file.name == "institutions.yaml"
         assert settings.topic_prefix == ""
         assert settings.uses_dev_secret
 
     def test_reads_prefixed_environment(self, clean_env: pytest.MonkeyPatch) -> None:
         """HUB_* variables set the matching settings, converted to their types."""
         clean_env.setenv("HUB_CLOCK", "event")
-        clean_env.setenv("HUB_NEW_HIRE_LEAD_DAYS", "30")
+        clean_env.setenv("HUB_WORKER_WEB_PORT", "7070")
         clean_env.setenv("HUB_TOPIC_PREFIX", "t1.")
         settings = load_settings()
         assert settings.clock == "event"
-        assert settings.new_hire_lead_days == 30
+        assert settings.worker_web_port == 7070
         assert settings.topic_prefix == "t1."
 
     def test_unprefixed_variables_are_ignored(self, clean_env: pytest.MonkeyPatch) -> None:
         """Only HUB_-prefixed variables count: CLOCK alone changes nothing."""
         clean_env.setenv("CLOCK", "event")
-        clean_env.setenv("NEW_HIRE_LEAD_DAYS", "3")
+        clean_env.setenv("WORKER_WEB_PORT", "3")
         settings = load_settings()
         assert settings.clock == "wall"
-        assert settings.new_hire_lead_days == 14
+        assert settings.worker_web_port == 6066
 
     def test_dotenv_file_is_read_and_environment_wins(
         self, clean_env: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
         """A .env file in the working directory is read; a real variable overrides it."""
-        (tmp_path / ".env").write_text("HUB_CLOCK=event\nHUB_NEW_HIRE_LEAD_DAYS=7\n")
+        (tmp_path / ".env").write_text("HUB_CLOCK=event\nHUB_WORKER_WEB_PORT=7\n")
         assert load_settings().clock == "event"
-        clean_env.setenv("HUB_NEW_HIRE_LEAD_DAYS", "9")
-        assert load_settings().new_hire_lead_days == 9
+        clean_env.setenv("HUB_WORKER_WEB_PORT", "9")
+        assert load_settings().worker_web_port == 9
 
     def test_keyword_overrides(self) -> None:
         """load_settings(**overrides) takes values from the caller."""
@@ -73,8 +73,8 @@ class TestLoadSettings:
         ("variable", "value"),
         [
             ("HUB_CLOCK", "sideways"),
-            ("HUB_NEW_HIRE_LEAD_DAYS", "-3"),
-            ("HUB_NEW_HIRE_LEAD_DAYS", "fortnight"),
+            ("HUB_WORKER_WEB_PORT", "-3"),
+            ("HUB_WORKER_WEB_PORT", "fortnight"),
             ("HUB_WORKER_WEB_PORT", "70000"),
             ("HUB_TOPIC_PREFIX", "a/b"),
             ("HUB_INSTITUTION", "oslomet"),
@@ -93,11 +93,11 @@ class TestLoadSettings:
     def test_every_bad_variable_is_named(self, clean_env: pytest.MonkeyPatch) -> None:
         """With two bad values, the error names both, so one run fixes them all."""
         clean_env.setenv("HUB_CLOCK", "sideways")
-        clean_env.setenv("HUB_NEW_HIRE_LEAD_DAYS", "-3")
+        clean_env.setenv("HUB_WORKER_WEB_PORT", "-3")
         with pytest.raises(ConfigurationError) as caught:
             load_settings()
         assert "HUB_CLOCK" in str(caught.value)
-        assert "HUB_NEW_HIRE_LEAD_DAYS" in str(caught.value)
+        assert "HUB_WORKER_WEB_PORT" in str(caught.value)
 
     def test_secret_is_masked_when_printed(self, clean_env: pytest.MonkeyPatch) -> None:
         """The pseudonym secret is usable but never shown by repr() or str()."""

@@ -1,29 +1,38 @@
-"""identity.disputed: a source record may belong to a person, but their identifiers disagree.
-
-Why it matters: correlation never merges on contradicting evidence (two national
-IDs, two employee numbers). A wrong merge would send tasks about the wrong person;
-a missed one gives false "no account" alarms. Someone in IAM and HR must decide:
-correct the wrong identifier at its source, after which the records merge (or stay
-apart) by themselves and this task resolves.
-
-One finding per person holding disputed records, listing each record, the
-candidate persons and the conflicting identifiers, with identity numbers masked.
-"""
+"""identity.disputed: a source record may belong to a person, but their identifiers disagree."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
-from hub.person_view import PersonView
+from hub.person_view import LinkedRecord, PersonView, SourceKind
 from hub.rules.settings import RuleSettings
+from hub.rules.spec import RuleSpec
 
-__all__ = ["RULE_ID", "evaluate", "evidence", "next_check"]
+__all__ = ["RULE_ID", "SPEC", "evaluate", "evidence", "example", "next_check"]
 
 RULE_ID = "identity.disputed"
-OWNER_GROUP = "identity"
+
+SPEC = RuleSpec(
+    rule_id=RULE_ID,
+    title_en="Disputed identity",
+    title_nb="Uavklart identitet",
+    why=(
+        "Correlation never merges records whose exclusive identifiers disagree (two"
+        " national IDs, two employee numbers). A wrong merge would send tasks about the"
+        " wrong person; a missed one gives false alarms. Someone must decide which"
+        " identifier is wrong and correct it at its source; the records then link (or"
+        " stop pointing at each other) by themselves. One finding per person, listing"
+        " each disputed record, the candidate persons and the conflicting identifiers,"
+        " with identity numbers masked."
+    ),
+    systems=("DFØ", "IAM", "Greg", "Unit4"),
+    severity=Severity.P2,
+    owner_group="identity",
+    deadline="Due on the person's start date if it is still ahead; otherwise no date.",
+)
 
 
 def evidence(view: PersonView) -> Sequence[Evidence]:
@@ -68,13 +77,9 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     sources = ", ".join(sorted({r.source_topic.removeprefix("source.") for r in disputed}))
     name = view.display_name or view.person_key
     return [
-        Finding(
-            rule_id=RULE_ID,
-            subject=view.person_key,
-            severity=Severity.P2,
-            owner_group=OWNER_GROUP,
+        SPEC.finding(
+            view,
             due_date=due,
-            display_name=view.display_name,
             title_nb=f"Uavklart identitet: {name} ({sources})",
             title_en=f"Disputed identity: {name} ({sources})",
             description_nb=(
@@ -96,6 +101,33 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
                 "Compare the records in the evidence. Correct the wrong identifier in its"
                 " source system (DFØ, IAM or Greg); the records then link by themselves."
             ),
-            evidence=tuple(evidence(view)),
+            evidence=evidence(view),
         )
     ]
+
+
+def example() -> tuple[PersonView, datetime]:
+    """An IAM person points at employee 7 but carries another national ID."""
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    iam_person = {
+        "institution": "uio",
+        "source_id": "9002",
+        "iam_person_id": "9002",
+        "source_timestamp": now,
+    }
+    disputed = LinkedRecord(
+        "source.iam.person/9002",
+        SourceKind.IAM_PERSON,
+        iam_person,
+        {
+            "status": "DISPUTED",
+            "anchor": "nin:*********54",
+            "shared": ["dfo:7"],
+            "candidates": [{"person_key": "p-kari", "anchor": "nin:*********45"}],
+            "conflicts": [
+                {"kind": "nin", "ours": ["nin:*********54"], "theirs": ["nin:*********45"]}
+            ],
+        },
+    )
+    view = PersonView("p-9002", "uio", records={disputed.ref: disputed})
+    return view, now

@@ -1,28 +1,40 @@
-"""access.new_hire_without_account: a new hire has no active IAM account before the start date.
-
-Why it matters: without a university account a new employee cannot log in to
-DFØ's self-service (through Feide) to sign the contract, and cannot get paid or
-work. The seed report's first and worst failure.
-
-The finding appears ``new_hire_lead_days`` before the start date (or at once, if
-that is already past) and stays until IAM shows an active account for the person,
-or until the employment has ended. It is due on the start date.
-"""
+"""access.new_hire_without_account: a new hire has no active IAM account before the start date."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
-from hub.person_view import PersonView
+from hub.person_view import PersonView, SourceKind
 from hub.rules.settings import RuleSettings
+from hub.rules.spec import RuleSpec
 
-__all__ = ["RULE_ID", "evaluate", "evidence", "next_check"]
+__all__ = ["RULE_ID", "SPEC", "due_date", "evaluate", "evidence", "example", "next_check"]
 
 RULE_ID = "access.new_hire_without_account"
-OWNER_GROUP = "iam"
+
+SPEC = RuleSpec(
+    rule_id=RULE_ID,
+    title_en="New hire without an account",
+    title_nb="Nytilsatt uten brukerkonto",
+    why=(
+        "Without a university account a new employee cannot log in to DFØ's self-service"
+        " (through Feide) to sign the contract, and so cannot get paid, nor use the IT"
+        " services the job needs. The seed report names this its first and worst failure."
+    ),
+    systems=("DFØ", "IAM"),
+    severity=Severity.P1,
+    owner_group="iam",
+    deadline=(
+        "Appears the lead days before the start date (or at once, if later). Due halfway"
+        " from then to the start date, so that the account is ready in time to sign the"
+        " contract before the first day. Resolves when IAM shows an active account, or"
+        " the employment ends."
+    ),
+    default_lead_days=14,
+)
 
 
 def _active_accounts(view: PersonView) -> list[str]:
@@ -56,13 +68,19 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     return items
 
 
+def due_date(start: date, settings: RuleSettings) -> date:
+    """Halfway from the day the finding appears (start less the lead days) to the start."""
+    return start - timedelta(days=SPEC.lead_days(settings) // 2)
+
+
 def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
     """The start of the day the finding may appear (start date less the lead days),
     or of the day after the employment ends, whichever comes first after ``now``."""
     employee = view.employee
     if employee is None or employee.get("start_date") is None:
         return None
-    moments = [start_of_day(employee["start_date"] - timedelta(days=settings.new_hire_lead_days))]
+    lead = timedelta(days=SPEC.lead_days(settings))
+    moments = [start_of_day(employee["start_date"] - lead)]
     if employee.get("end_date") is not None:
         moments.append(start_of_day(employee["end_date"] + timedelta(days=1)))
     upcoming = [m for m in moments if m > now]
@@ -79,19 +97,15 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     today = business_date(now)
     if start is None or (end is not None and end < today):
         return []
-    if (start - today).days > settings.new_hire_lead_days:
+    if (start - today).days > SPEC.lead_days(settings):
         return []  # not yet: re-checked at start - lead days
     if _active_accounts(view):
         return []
     name = view.display_name or f"ansatt {employee['employee_id']}"
     return [
-        Finding(
-            rule_id=RULE_ID,
-            subject=view.person_key,
-            severity=Severity.P1,
-            owner_group=OWNER_GROUP,
-            due_date=start,
-            display_name=view.display_name,
+        SPEC.finding(
+            view,
+            due_date=due_date(start, settings),
             title_nb=f"Nytilsatt uten brukerkonto: {name} starter {start.isoformat()}",
             title_en=f"New hire without an account: {name} starts {start.isoformat()}",
             description_nb=(
@@ -114,6 +128,22 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
                 "Check that the person was imported from DFØ into IAM and create the account."
                 " If DFØ lacks a national ID or passport number, HR must register it first."
             ),
-            evidence=tuple(evidence(view)),
+            evidence=evidence(view),
         )
     ]
+
+
+def example() -> tuple[PersonView, datetime]:
+    """Kari Nordmann starts in a week; IAM has no account for her."""
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    hire = {
+        "institution": "uio",
+        "source_id": "345678",
+        "employee_id": "345678",
+        "first_name": "Kari",
+        "last_name": "Nordmann",
+        "start_date": date(2026, 11, 29),
+        "end_date": None,
+        "source_timestamp": now,
+    }
+    return PersonView.of("p-kari", "uio", [(SourceKind.DFO_EMPLOYEE, hire)]), now

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from hub.findings import Evidence, Finding
 from hub.person_view import PersonView
 
-__all__ = ["Transition", "adopt_tasks", "reconcile", "task_id_for"]
+__all__ = ["Transition", "adopt_tasks", "preview_of", "reconcile", "task_id_for"]
 
 Record = dict[str, Any]
 TransitionKind = Literal["opened", "updated", "resolved", "reopened"]
@@ -194,3 +194,29 @@ def adopt_tasks(
         tasks[moved["task_id"]] = moved
         transitions.append(Transition("updated", moved))
     return replace(view, tasks=tasks), transitions
+
+
+def preview_of(
+    finding: Finding,
+    institution: str,
+    person_key: str,
+    now: datetime,
+    queue_for: Callable[[str], str | None],
+) -> Record:
+    """The task a finding of a rule in preview would open (state PREVIEW): it goes to
+    ``hub.rule-preview`` so its effect can be seen before the rule goes live."""
+    return {
+        "task_id": task_id_for(institution, finding.rule_id, finding.subject),
+        "rule_id": finding.rule_id,
+        "state": "PREVIEW",
+        "queue": queue_for(finding.owner_group),
+        "institution": institution,
+        "subject": finding.subject,
+        "person_key": person_key,
+        "resolution_evidence": [],
+        "opened_at": now,
+        "updated_at": now,
+        "resolved_at": None,
+        "revision": 0,
+        **_content(finding),
+    }

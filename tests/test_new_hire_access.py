@@ -186,7 +186,7 @@ class TestWhenTheFindingAppears:
 
 class TestTheFinding:
     def test_classification(self) -> None:
-        """The finding is about the person, P1, owned by the IAM group, due halfway through the lead."""
+        """The finding is about the person, P1, owned by IAM, due halfway through the lead."""
         start = TODAY + timedelta(days=3)
         finding = only(evaluate(view(employee(start_date=start))))
         assert finding.rule_id == new_hire_access.RULE_ID

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,7 @@ __all__ = [
     "LinkedRecord",
     "MovedRecord",
     "PersonView",
+    "ReferenceData",
     "SourceKind",
     "is_newer_or_same",
     "record_version",
@@ -69,6 +70,27 @@ class MovedRecord:
 
 
 @dataclass(frozen=True)
+class ReferenceData:
+    """Org units, for rules that ask whether a unit or cost centre exists and is open.
+
+    Not about a person, so not in the person's state: the pipeline lends it to the
+    view at evaluation time. ``dfo_org_units`` by DFØ org unit id, ``orgreg_units`` by
+    OrgReg ou id.
+    """
+
+    dfo_org_units: Mapping[str, Record] = field(default_factory=dict)
+    orgreg_units: Mapping[str, Record] = field(default_factory=dict)
+
+    def orgreg_for_dfo(self, dfo_org_id: str) -> Record | None:
+        """The OrgReg unit whose external key ``dfo_sap/dfo_org_id`` is ``dfo_org_id``."""
+        for unit in self.orgreg_units.values():
+            for key in unit.get("external_keys") or []:
+                if key.get("source_system") == "dfo_sap" and key.get("value") == dfo_org_id:
+                    return unit
+        return None
+
+
+@dataclass(frozen=True)
 class PersonView:
     """Per person: their source records (by reference), tasks and next re-check."""
 
@@ -79,6 +101,7 @@ class PersonView:
     next_check: datetime | None = None
     elsewhere: dict[str, MovedRecord] = field(default_factory=dict)
     evaluated_at: datetime | None = None
+    reference: ReferenceData = field(default_factory=ReferenceData, compare=False)
 
     @classmethod
     def of(
@@ -102,6 +125,35 @@ class PersonView:
     def accounts(self) -> dict[str, Record]:
         """IAM accounts by account id."""
         return {r["source_id"]: r for r in self.of_source(SourceKind.IAM_ACCOUNT)}
+
+    @property
+    def positions(self) -> list[Record]:
+        """The DFØ positions the person holds (each lists all its holders)."""
+        return self.of_source(SourceKind.DFO_POSITION)
+
+    @property
+    def iam_persons(self) -> list[Record]:
+        return self.of_source(SourceKind.IAM_PERSON)
+
+    @property
+    def greg_persons(self) -> list[Record]:
+        return self.of_source(SourceKind.GREG_PERSON)
+
+    @property
+    def unit4_resources(self) -> list[Record]:
+        return self.of_source(SourceKind.UNIT4_RESOURCE)
+
+    @property
+    def approver_roles(self) -> list[Record]:
+        return self.of_source(SourceKind.UNIT4_APPROVER_ROLE)
+
+    @property
+    def payroll_results(self) -> list[Record]:
+        return self.of_source(SourceKind.PAYROLL_RESULT)
+
+    @property
+    def web_profiles(self) -> list[Record]:
+        return self.of_source(SourceKind.WEB_PROFILE)
 
     @property
     def disputed(self) -> list[LinkedRecord]:

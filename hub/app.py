@@ -40,11 +40,13 @@ from hub.pipeline import (
     IDENTITY_STATE,
     PERSON_EVENT,
     PERSON_STATE,
+    REFERENCE_RECORD,
     TASK,
     Evaluation,
     Pipeline,
 )
 from hub.recheck import RecheckSchedule
+from hub.reference import REFERENCE_SOURCES, keys_for, reference_data
 from hub.tasks.lifecycle import Transition
 
 __all__ = ["HubApp", "create_app"]
@@ -121,6 +123,20 @@ class _Wiring:
         self.dead_letters = self.raw_topic(topics.name("hub.deadletter"))
         self.previews = self.raw_topic(topics.name("hub.rule-preview"))
         self.person_views = self.avro_table("person-view", PERSON_STATE)
+        self.reference_topics = self.app.topic(
+            *(topics.name(t) for t in REFERENCE_SOURCES),
+            key_type=bytes,
+            value_type=bytes,
+            internal=False,
+        )
+        # Org units: every worker holds all of them (a global table).
+        self.reference_table = self.app.GlobalTable(
+            "reference", partitions=self.partitions, key_type=bytes
+        )
+        cast(Any, self.reference_table).value_serializer = AvroStateCodec(
+            self.pipeline.catalog[REFERENCE_RECORD]
+        )
+        self.reference = reference_data(self.reference_table)
         self.identities = self.avro_table("identity", IDENTITY_STATE)
         # The correlation stage keeps its index in memory, rebuilt from the identity
         # table after every rebalance (faust has recovered the table by then).
@@ -232,6 +248,30 @@ def _route_agent(w: _Wiring) -> None:
             await w.identity_input.send(key=institution.encode(), value=value)
 
 
+def _reference_agent(w: _Wiring) -> None:
+    logical = {w.pipeline.topics.name(t): t for t in REFERENCE_SOURCES}
+
+    async def decode(topic: str, value: bytes | None) -> tuple[str, dict[str, Any]]:
+        if value is None:
+            raise HubError("the record has no value (a tombstone is not an org unit)")
+        source = logical[topic]
+        schema = w.pipeline.catalog[REFERENCE_SOURCES[source]]
+        return source, await w.pipeline.codec.decode(value, schema)
+
+    @w.app.agent(w.reference_topics, name="reference")
+    async def reference(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                source, record = await _until_available(
+                    partial(decode, event.message.topic, event.value), "reference"
+                )
+            except Exception as exc:  # every failure becomes a dead letter
+                await w.dead_letter(event, exc, "reference")
+                continue
+            for key in keys_for(source, record):
+                w.reference_table[key.encode()] = {"source_topic": source, "record": record}
+
+
 def _correlate_agent(w: _Wiring) -> None:
     @w.app.agent(w.identity_input, name="correlate")
     async def correlate(stream: faust.StreamT[Any]) -> None:
@@ -261,7 +301,7 @@ def _evaluate_agent(w: _Wiring) -> None:
 
     async def evaluate_one(event: faust.EventT[Any]) -> tuple[Evaluation, _Outputs]:
         decoded = await w.pipeline.codec.decode(event.value, event_schema)
-        result = w.pipeline.evaluate(w.person_views.get(event.key), decoded)
+        result = w.pipeline.evaluate(w.person_views.get(event.key), decoded, w.reference)
         encode = w.pipeline.codec.encode
         outputs = _Outputs(
             tasks=[
@@ -351,6 +391,7 @@ def create_app(
     )
     wiring = _Wiring(app, pipeline, partitions)
     _route_agent(wiring)
+    _reference_agent(wiring)
     _correlate_agent(wiring)
     _evaluate_agent(wiring)
     _recheck_timer(wiring, recheck_interval)

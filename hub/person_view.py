@@ -80,9 +80,12 @@ class ReferenceData:
 
     dfo_org_units: Mapping[str, Record] = field(default_factory=dict)
     orgreg_units: Mapping[str, Record] = field(default_factory=dict)
+    orgreg_by_dfo_id: Mapping[str, Record] | None = None  # an index, where one is kept
 
     def orgreg_for_dfo(self, dfo_org_id: str) -> Record | None:
         """The OrgReg unit whose external key ``dfo_sap/dfo_org_id`` is ``dfo_org_id``."""
+        if self.orgreg_by_dfo_id is not None:
+            return self.orgreg_by_dfo_id.get(dfo_org_id)
         for unit in self.orgreg_units.values():
             for key in unit.get("external_keys") or []:
                 if key.get("source_system") == "dfo_sap" and key.get("value") == dfo_org_id:

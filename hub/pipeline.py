@@ -28,6 +28,7 @@ from hub.person_view import (
     LinkedRecord,
     MovedRecord,
     PersonView,
+    ReferenceData,
     is_newer_or_same,
     upsert_record,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "IDENTITY_STATE",
     "PERSON_EVENT",
     "PERSON_STATE",
+    "REFERENCE_RECORD",
     "TASK",
     "Evaluation",
     "Pipeline",
@@ -56,6 +58,7 @@ IDENTITY_EVENT = "no.bott.hub.IdentityEvent"
 IDENTITY_STATE = "no.bott.hub.correlation.IdentityState"
 PERSON_EVENT = "no.bott.hub.PersonEvent"
 PERSON_STATE = "no.bott.hub.PersonState"
+REFERENCE_RECORD = "no.bott.hub.ReferenceRecord"
 TASK = "no.bott.hub.tasks.CorrectionTask"
 
 Record = dict[str, Any]
@@ -307,13 +310,18 @@ class Pipeline:
             event_time=linked.record["source_timestamp"],
         )
 
-    def evaluate(self, state: Record | None, event: Record) -> Evaluation:
-        """Fold a decoded PersonEvent into the person's state and run the rules."""
+    def evaluate(
+        self, state: Record | None, event: Record, reference: ReferenceData | None = None
+    ) -> Evaluation:
+        """Fold a decoded PersonEvent into the person's state and run the rules (which
+        may look up org units in ``reference``)."""
         view = (
             view_of(state)
             if state is not None
             else PersonView(person_key=event["person_key"], institution=event["institution"])
         )
+        if reference is not None:
+            view = replace(view, reference=reference)
         now = self.now(event, view)
         transitions: list[Transition] = []
         if event["adopted_tasks"]:  # tasks of a person merged into this one come first

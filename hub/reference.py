@@ -1,0 +1,65 @@
+"""Reference data (org units from DFØ and OrgReg) for the rules, kept in a global table.
+
+Every worker holds all of it: rules about any person may ask about any unit. Keys:
+``dfo:<org unit id>``, ``orgreg:<ou id>`` and ``orgreg-by-dfo:<DFØ org id>`` (OrgReg
+units indexed by their ``dfo_sap`` external key, so a lookup is one read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any
+
+from hub.person_view import ReferenceData
+
+__all__ = ["REFERENCE_SOURCES", "keys_for", "reference_data"]
+
+Record = dict[str, Any]
+
+REFERENCE_SOURCES = {
+    "source.dfo.orgunit": "no.bott.hub.dfo.OrgUnit",
+    "source.orgreg.orgunit": "no.bott.hub.orgreg.OrgUnit",
+}
+
+
+def keys_for(source: str, record: Record) -> list[str]:
+    """The table keys a reference record is stored under."""
+    if source == "source.dfo.orgunit":
+        return [f"dfo:{record['org_unit_id']}"]
+    keys = [f"orgreg:{record['ou_id']}"]
+    keys += [
+        f"orgreg-by-dfo:{key['value']}"
+        for key in record.get("external_keys") or []
+        if key.get("source_system") == "dfo_sap"
+    ]
+    return keys
+
+
+class _Prefixed(Mapping[str, Record]):
+    """The records of a table whose keys start with ``prefix``, by the rest of the key."""
+
+    def __init__(self, table: MutableMapping[bytes, Any], prefix: str) -> None:
+        self.table = table
+        self.prefix = prefix.encode()
+
+    def __getitem__(self, key: str) -> Record:
+        value = self.table[self.prefix + key.encode()]
+        record: Record = value["record"]
+        return record
+
+    def __iter__(self) -> Iterator[str]:
+        return (
+            k[len(self.prefix) :].decode() for k in list(self.table) if k.startswith(self.prefix)
+        )
+
+    def __len__(self) -> int:
+        return sum(1 for k in list(self.table) if k.startswith(self.prefix))
+
+
+def reference_data(table: MutableMapping[bytes, Any]) -> ReferenceData:
+    """A live view of the reference table for the rules."""
+    return ReferenceData(
+        dfo_org_units=_Prefixed(table, "dfo:"),
+        orgreg_units=_Prefixed(table, "orgreg:"),
+        orgreg_by_dfo_id=_Prefixed(table, "orgreg-by-dfo:"),
+    )

@@ -37,17 +37,21 @@ from hub.correlation.stage import CorrelationStage
 from hub.deadletter import dead_letter_headers
 from hub.errors import HubError, WireFormatError
 from hub.pipeline import (
+    FAILSAFE_COMMAND,
+    FAILSAFE_GATE,
+    FAILSAFE_INCIDENT,
     IDENTITY_STATE,
     PERSON_EVENT,
     PERSON_STATE,
     REFERENCE_RECORD,
     TASK,
+    TASK_PROPOSAL,
     Evaluation,
     Pipeline,
 )
 from hub.recheck import RecheckSchedule
 from hub.reference import REFERENCE_SOURCES, keys_for, reference_data
-from hub.tasks.lifecycle import Transition
+from hub.tasks.failsafe import admit, decide, gate_key, new_gate
 
 __all__ = ["HubApp", "create_app"]
 
@@ -122,6 +126,18 @@ class _Wiring:
         self.task_events = self.raw_topic(topics.name("hub.task-events"))
         self.dead_letters = self.raw_topic(topics.name("hub.deadletter"))
         self.previews = self.raw_topic(topics.name("hub.rule-preview"))
+        self.proposals_topic = topics.name("hub.task-proposals")
+        self.commands_topic = topics.name("hub.failsafe-commands")
+        self.gate_input = self.app.topic(
+            self.proposals_topic,
+            self.commands_topic,
+            key_type=bytes,
+            value_type=bytes,
+            internal=False,
+        )
+        self.proposals = self.raw_topic(self.proposals_topic)
+        self.incidents = self.raw_topic(topics.name("hub.failsafe"))
+        self.gates = self.avro_table("failsafe-gate", FAILSAFE_GATE)
         self.person_views = self.avro_table("person-view", PERSON_STATE)
         self.reference_topics = self.app.topic(
             *(topics.name(t) for t in REFERENCE_SOURCES),
@@ -211,17 +227,23 @@ class _Wiring:
         )
         await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
 
-    async def send_transitions(self, transitions: list[tuple[bytes, bytes, Transition]]) -> None:
-        for latest, audit, transition in transitions:
-            task_key = transition.task["task_id"].encode()
+    async def publish(self, proposals: list[dict[str, Any]]) -> None:
+        """Publish task transitions the failsafe let through."""
+        schema = self.pipeline.catalog[TASK]
+        for proposal in proposals:
+            task = proposal["task"]
+            task_key = task["task_id"].encode()
+            encode = self.pipeline.codec.encode
+            audit = await encode(self.task_events.get_topic_name(), schema, task)
+            latest = await encode(self.tasks_topic.get_topic_name(), schema, task)
             await self.task_events.send(key=task_key, value=audit)
             await self.tasks_topic.send(key=task_key, value=latest)
             log.info(
                 "task_transition",
-                transition=transition.kind,
-                task_id=transition.task["task_id"],
-                rule_id=transition.task["rule_id"],
-                revision=transition.task["revision"],
+                transition=proposal["kind"],
+                task_id=task["task_id"],
+                rule_id=task["rule_id"],
+                revision=task["revision"],
             )
 
 
@@ -229,7 +251,7 @@ class _Wiring:
 class _Outputs:
     """What one evaluation sends: task transitions, person events, rule previews."""
 
-    tasks: list[tuple[bytes, bytes, Transition]]
+    proposals: list[tuple[bytes, bytes]]
     forwards: list[tuple[bytes, bytes]]
     previews: list[tuple[bytes, bytes]]
 
@@ -297,6 +319,7 @@ def _correlate_agent(w: _Wiring) -> None:
 
 def _evaluate_agent(w: _Wiring) -> None:
     task_schema = w.pipeline.catalog[TASK]
+    proposal_schema = w.pipeline.catalog[TASK_PROPOSAL]
     event_schema = w.pipeline.catalog[PERSON_EVENT]
 
     async def evaluate_one(event: faust.EventT[Any]) -> tuple[Evaluation, _Outputs]:
@@ -304,11 +327,12 @@ def _evaluate_agent(w: _Wiring) -> None:
         result = w.pipeline.evaluate(w.person_views.get(event.key), decoded, w.reference)
         encode = w.pipeline.codec.encode
         outputs = _Outputs(
-            tasks=[
+            proposals=[
                 (
-                    await encode(w.tasks_topic.get_topic_name(), task_schema, t.task),
-                    await encode(w.task_events.get_topic_name(), task_schema, t.task),
-                    t,
+                    gate_key(t.task["institution"], t.task["rule_id"]).encode(),
+                    await encode(
+                        w.proposals_topic, proposal_schema, {"kind": t.kind, "task": t.task}
+                    ),
                 )
                 for t in result.transitions
             ],
@@ -338,7 +362,8 @@ def _evaluate_agent(w: _Wiring) -> None:
             w.recheck_schedule().set(
                 event.key, result.state.get("next_check") if result.state else None
             )
-            await w.send_transitions(outputs.tasks)
+            for key, value in outputs.proposals:
+                await w.proposals.send(key=key, value=value)
             for key, value in outputs.forwards:
                 await w.person_events.send(key=key, value=value)
             for key, value in outputs.previews:
@@ -347,6 +372,58 @@ def _evaluate_agent(w: _Wiring) -> None:
                 if w.watermark is None or result.now > w.watermark:
                     w.watermark = result.now
                 await w.send_rechecks(w.watermark)
+
+
+def _failsafe_agent(w: _Wiring) -> None:
+    catalog = w.pipeline.catalog
+
+    async def step(
+        event: faust.EventT[Any],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+        if not isinstance(event.key, bytes) or b"|" not in event.key:
+            raise HubError(f"a failsafe record needs the key institution|rule, not {event.key!r}")
+        institution, rule_id = event.key.decode().split("|", 1)
+        gate = w.gates.get(event.key) or new_gate(institution, rule_id)
+        if event.message.topic == w.commands_topic:
+            command = await w.pipeline.codec.decode(event.value, catalog[FAILSAFE_COMMAND])
+            log.info(
+                "failsafe_decision",
+                incident_id=command["incident_id"],
+                decision=command["decision"],
+                decided_by=command["decided_by"],
+            )
+            return decide(gate, command)
+        proposal = await w.pipeline.codec.decode(event.value, catalog[TASK_PROPOSAL])
+        settings = w.pipeline.settings_for(institution).failsafe
+        return admit(gate, proposal, settings)
+
+    @w.app.agent(w.gate_input, name="failsafe")
+    async def failsafe(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                gate, publish, incident = await _until_available(partial(step, event), "failsafe")
+                value = (
+                    await w.pipeline.codec.encode(
+                        w.incidents.get_topic_name(), catalog[FAILSAFE_INCIDENT], incident
+                    )
+                    if incident is not None
+                    else None
+                )
+            except Exception as exc:  # every failure becomes a dead letter
+                await w.dead_letter(event, exc, "failsafe")
+                continue
+            w.gates[event.key] = gate
+            await w.publish(publish)
+            if incident is not None and value is not None:
+                if incident["state"] == "HOLDING" and incident["held"] == 1:
+                    log.warning(
+                        "failsafe_tripped",
+                        incident_id=incident["incident_id"],
+                        rule_id=incident["rule_id"],
+                        opened=incident["opened_in_window"],
+                        resolved=incident["resolved_in_window"],
+                    )
+                await w.incidents.send(key=incident["incident_id"].encode(), value=value)
 
 
 def _recheck_timer(w: _Wiring, interval: float) -> None:
@@ -394,5 +471,6 @@ def create_app(
     _reference_agent(wiring)
     _correlate_agent(wiring)
     _evaluate_agent(wiring)
+    _failsafe_agent(wiring)
     _recheck_timer(wiring, recheck_interval)
     return HubApp(app=app, pipeline=pipeline)

@@ -183,6 +183,37 @@ def rules_docs(check: bool) -> None:
     click.echo(f"wrote {CATALOGUE_FILE} ({len(RULES)} rules)")
 
 
+@cli.group()
+def failsafe() -> None:
+    """Decide on failsafe holds (a rule's tasks changed en masse)."""
+
+
+def _decide(incident_id: str, decision: str, by: str, reason: str | None) -> None:
+    from hub.failsafe_commands import send_decision  # noqa: PLC0415
+
+    settings = _settings()
+    asyncio.run(send_decision(settings, incident_id, decision, by, reason))
+    click.echo(f"{decision.lower()}ed {incident_id} (by {by})")
+
+
+@failsafe.command("confirm")
+@click.argument("incident_id")
+@click.option("--by", required=True, help="Who decides (name or username).")
+@click.option("--reason", default=None, help="Why, for the audit log.")
+def failsafe_confirm(incident_id: str, by: str, reason: str | None) -> None:
+    """The mass change is real: publish the held task changes."""
+    _decide(incident_id, "CONFIRM", by, reason)
+
+
+@failsafe.command("reject")
+@click.argument("incident_id")
+@click.option("--by", required=True, help="Who decides (name or username).")
+@click.option("--reason", default=None, help="Why, for the audit log.")
+def failsafe_reject(incident_id: str, by: str, reason: str | None) -> None:
+    """The mass change is a mistake: drop the held task changes."""
+    _decide(incident_id, "REJECT", by, reason)
+
+
 @cli.command()
 @click.option("--keep-running", is_flag=True, help="Leave Kafka and the registry running.")
 def demo(keep_running: bool) -> None:

@@ -42,12 +42,16 @@ def _seq_of(moved: MovedRecord | None) -> int:
 
 
 __all__ = [
+    "FAILSAFE_COMMAND",
+    "FAILSAFE_GATE",
+    "FAILSAFE_INCIDENT",
     "IDENTITY_EVENT",
     "IDENTITY_STATE",
     "PERSON_EVENT",
     "PERSON_STATE",
     "REFERENCE_RECORD",
     "TASK",
+    "TASK_PROPOSAL",
     "Evaluation",
     "Pipeline",
     "state_of",
@@ -60,6 +64,10 @@ PERSON_EVENT = "no.bott.hub.PersonEvent"
 PERSON_STATE = "no.bott.hub.PersonState"
 REFERENCE_RECORD = "no.bott.hub.ReferenceRecord"
 TASK = "no.bott.hub.tasks.CorrectionTask"
+TASK_PROPOSAL = "no.bott.hub.tasks.TaskProposal"
+FAILSAFE_COMMAND = "no.bott.hub.tasks.FailsafeCommand"
+FAILSAFE_GATE = "no.bott.hub.tasks.FailsafeGate"
+FAILSAFE_INCIDENT = "no.bott.hub.tasks.FailsafeIncident"
 
 Record = dict[str, Any]
 

@@ -22,6 +22,7 @@ from hub.errors import ConfigurationError
 __all__ = [
     "INSTITUTIONS",
     "INSTITUTIONS_FILE",
+    "FailsafeSettings",
     "RuleSettings",
     "RuleTuning",
     "load_institution_settings",
@@ -47,12 +48,31 @@ class RuleTuning(BaseModel):
     params: dict[str, int | float | str | bool] = Field(default_factory=dict)
 
 
+class FailsafeSettings(BaseModel):
+    """When a rule's tasks change en masse, hold the changes for an operator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    share: float = Field(
+        default=0.3,
+        gt=0,
+        le=10,
+        description="Opens (or resolves) within the window, as a share of the rule's open tasks.",
+    )
+    min_changes: int = Field(
+        default=20, ge=1, description="Never trip on fewer changes than this (small rules)."
+    )
+    window_minutes: int = Field(default=60, ge=1, le=60 * 24 * 7)
+
+
 class RuleSettings(BaseModel):
     """The rule settings of one institution."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rules: dict[str, RuleTuning] = Field(default_factory=dict)
+    failsafe: FailsafeSettings = Field(default_factory=FailsafeSettings)
     queues: dict[str, str] = Field(
         default_factory=dict, description="Owner group -> the ticket queue its tasks go to."
     )
@@ -106,7 +126,12 @@ def _merge(defaults: RuleSettings, own: RuleSettings) -> RuleSettings:
         changed = tuning.model_dump(exclude_unset=True)
         params = {**base.params, **changed.pop("params", {})}
         rules[rule_id] = base.model_copy(update={**changed, "params": params})
-    return RuleSettings(rules=rules, queues={**defaults.queues, **own.queues})
+    failsafe = defaults.failsafe.model_copy(
+        update=own.failsafe.model_dump(exclude_unset=True)
+        if "failsafe" in own.model_fields_set
+        else {}
+    )
+    return RuleSettings(rules=rules, queues={**defaults.queues, **own.queues}, failsafe=failsafe)
 
 
 def load_institution_settings(

@@ -7,7 +7,14 @@ from the rules themselves) for the catalogue.
 
 from __future__ import annotations
 
-from hub.rules import identity_disputed, new_hire_access
+from hub.rules import (
+    identity_collision,
+    identity_disputed,
+    new_hire_access,
+    username_writeback,
+    web_profile_stale,
+    web_visibility,
+)
 from hub.rules.settings import RuleSettings, RuleTuning
 from hub.rules.spec import Rule, RuleSpec
 
@@ -18,6 +25,10 @@ RULES: tuple[Rule, ...] = tuple(
     for module in (
         new_hire_access,
         identity_disputed,
+        identity_collision,
+        username_writeback,
+        web_profile_stale,
+        web_visibility,
     )
 )
 

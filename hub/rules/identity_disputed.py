@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import LinkedRecord, PersonView, SourceKind
+from hub.rules.identity_collision import is_collision
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -35,10 +36,15 @@ SPEC = RuleSpec(
 )
 
 
+def _disputes(view: PersonView) -> list[LinkedRecord]:
+    """Disputed records that are not identity collisions (those are HR's: identity.collision)."""
+    return [r for r in view.disputed if not is_collision(r)]
+
+
 def evidence(view: PersonView) -> Sequence[Evidence]:
     """Each disputed record with its candidates and conflicts (masked)."""
     items: list[Evidence] = []
-    for linked in view.disputed:
+    for linked in _disputes(view):
         link = linked.link or {}
         stamp = linked.source_timestamp
         items.append(Evidence(linked.source_topic, "record", linked.ref, stamp))
@@ -67,7 +73,7 @@ def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datet
 
 def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
     """A finding when any of the person's records is disputed."""
-    disputed = view.disputed
+    disputed = _disputes(view)
     if not disputed:
         return []
     today = business_date(now)

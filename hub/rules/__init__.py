@@ -8,9 +8,12 @@ from the rules themselves) for the catalogue.
 from __future__ import annotations
 
 from hub.rules import (
+    guest_access,
+    guest_registration,
     identity_collision,
     identity_disputed,
     new_hire_access,
+    paid_guest,
     username_writeback,
     web_profile_stale,
     web_visibility,
@@ -29,6 +32,9 @@ RULES: tuple[Rule, ...] = tuple(
         username_writeback,
         web_profile_stale,
         web_visibility,
+        guest_access,
+        guest_registration,
+        paid_guest,
     )
 )
 

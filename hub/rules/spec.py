@@ -49,6 +49,24 @@ class RuleSpec:
     def grace(self, settings: RuleSettings) -> timedelta:
         return settings.grace(self.rule_id, self.default_grace)
 
+    def subject(self, view: PersonView, detail: str = "") -> str:
+        """The subject of a finding of this rule about the person (see ``finding``)."""
+        return f"{view.person_key}/{detail}" if detail else view.person_key
+
+    def has_open_task(self, view: PersonView, detail: str = "") -> bool:
+        """Whether the person already has an open task of this rule for this subject.
+
+        A grace period then no longer holds the finding back, so a newer version of
+        a source record (which restarts the clock) does not resolve and reopen it.
+        """
+        subject = self.subject(view, detail)
+        return any(
+            task.get("rule_id") == self.rule_id
+            and task.get("subject") == subject
+            and task.get("state") == "OPEN"
+            for task in view.tasks.values()
+        )
+
     def finding(
         self,
         view: PersonView,
@@ -67,7 +85,7 @@ class RuleSpec:
         findings of one rule about one person apart, e.g. ``position:30012345``)."""
         return Finding(
             rule_id=self.rule_id,
-            subject=f"{view.person_key}/{detail}" if detail else view.person_key,
+            subject=self.subject(view, detail),
             severity=self.severity,
             owner_group=self.owner_group,
             due_date=due_date,

@@ -44,7 +44,7 @@ class TestImport:
             " datadir=Path(tempfile.mkdtemp()));"
             " print(sorted(h.app.agents))"
         )
-        assert out == "['correlate', 'evaluate', 'route']"
+        assert out == "['correlate', 'evaluate', 'failsafe', 'reference', 'route']"
 
 
 class TestCommandLine:

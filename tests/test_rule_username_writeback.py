@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,14 +133,41 @@ class TestWhenItFires:
         assert evaluate(view(employee(external), iam_person("perol"))) == []
 
     @pytest.mark.parametrize("external", [None, "", "  "])
-    def test_no_username_in_dfo_no_finding(self, external: str | None) -> None:
-        """When DFØ holds no eksternIdent there is nothing to compare."""
-        assert evaluate(view(employee(external), iam_person("perol"))) == []
+    def test_no_username_in_dfo_while_iam_has_one_fires(self, external: str | None) -> None:
+        """DFØ holding no eksternIdent while IAM has a username means the write-back never
+        came: found, saying 'none' for DFØ."""
+        finding = only(evaluate(view(employee(external), iam_person("perol"))))
+        assert "(none ≠ perol)" in finding.title_en
+        assert "(ingen ≠ perol)" in finding.title_nb
+        assert "perol" in finding.description_nb
+        assert "write-back" in finding.description_en
 
-    def test_no_iam_username_no_finding(self) -> None:
-        """Without any IAM username (no person, no active account) the rule stays silent."""
-        assert evaluate(view(employee("pero"))) == []
-        assert evaluate(view(employee("pero"), None, account("a1", "perx", "DISABLED"))) == []
+    @pytest.mark.parametrize("external", [None, "  "])
+    def test_no_username_anywhere_no_finding(self, external: str | None) -> None:
+        """With no username in DFØ and no account in IAM yet, this rule has nothing to say."""
+        assert evaluate(view(employee(external))) == []
+        assert evaluate(view(employee(external), iam_person(None))) == []
+        disabled = account("a1", "perx", "DISABLED")
+        assert evaluate(view(employee(external), iam_person(None), disabled)) == []
+
+    def test_dfo_username_without_any_account_fires(self) -> None:
+        """DFØ naming a username when the person has no account at all is found."""
+        finding = only(evaluate(view(employee("pero"))))
+        assert "(pero ≠ none)" in finding.title_en
+        assert "no active account" in finding.description_en
+        assert "ingen aktiv konto" in finding.description_nb
+
+    def test_dfo_username_on_no_account_of_the_person_fires(self) -> None:
+        """DFØ's username matching none of the person's (inactive) accounts is found."""
+        person = view(employee("pero"), iam_person(None), account("a1", "perx", "DISABLED"))
+        finding = only(evaluate(person))
+        assert "pero" in finding.title_nb
+
+    def test_dfo_username_on_an_inactive_account_without_active_ones_is_fine(self) -> None:
+        """Without a primary or an active account, DFØ's username on the person's disabled
+        account is theirs: no finding (leavers are another rule's business)."""
+        person = view(employee("PERO"), iam_person(None), account("a1", "pero", "DISABLED"))
+        assert evaluate(person) == []
 
     def test_no_dfo_record_no_finding(self) -> None:
         """Without DFØ's record there is no written-back username."""
@@ -189,6 +217,27 @@ class TestTiming:
         person = view(employee("pero"), iam_person(None), *accounts)
         assert evaluate(person) == []
         assert username_writeback.next_check(person, NOW, DEFAULTS) == fresh + GRACE
+
+    def test_grace_without_iam_records_counts_from_dfo(self) -> None:
+        """With no IAM record at all, the grace counts from DFØ's record: one minute before
+        its end nothing, at its end a finding."""
+        person = view(employee("pero"))
+        assert evaluate(person, now=HR_STAMP + GRACE - timedelta(minutes=1)) == []
+        only(evaluate(person, now=HR_STAMP + GRACE))
+        assert username_writeback.next_check(person, HR_STAMP, DEFAULTS) == HR_STAMP + GRACE
+
+    def test_open_task_is_kept_through_a_new_grace(self) -> None:
+        """A newer record restarting the grace does not drop an open task's finding; a
+        resolved task does not keep it, nor does an open one once the names agree."""
+        early = IAM_STAMP + timedelta(minutes=1)
+        person = view(employee("pero"), iam_person("perol"))
+        task = {"task_id": "t-1", "rule_id": RULE_ID, "subject": PERSON_KEY, "state": "OPEN"}
+        assert evaluate(person, now=early) == []
+        only(evaluate(dataclasses.replace(person, tasks={"t-1": task}), now=early))
+        resolved = {**task, "state": "RESOLVED"}
+        assert evaluate(dataclasses.replace(person, tasks={"t-1": resolved}), now=early) == []
+        same = view(employee("perol"), iam_person("perol"))
+        assert evaluate(dataclasses.replace(same, tasks={"t-1": task}), now=early) == []
 
     def test_next_check_is_the_end_of_the_grace(self) -> None:
         """Before the grace ends, the re-check is its end; after, and when names agree, none."""

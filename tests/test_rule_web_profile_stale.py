@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +75,12 @@ def view(hr: dict[str, Any] | None, *pages: dict[str, Any]) -> PersonView:
     records = [(SourceKind.DFO_EMPLOYEE, hr)] if hr is not None else []
     records += [(SourceKind.WEB_PROFILE, p) for p in pages]
     return PersonView.of(PERSON_KEY, "uio", records)
+
+
+def with_task(person: PersonView, detail: str, state: str = "OPEN") -> PersonView:
+    """The view holding a task of this rule for ``detail`` in the given state."""
+    task = {"task_id": "t-1", "rule_id": RULE_ID, "subject": f"{PERSON_KEY}/{detail}"}
+    return dataclasses.replace(person, tasks={"t-1": {**task, "state": state}})
 
 
 def evaluate(
@@ -233,6 +240,19 @@ class TestTiming:
         person = view(employee(), profile(title="X"))
         assert web_profile_stale.next_check(person, HR_STAMP, DEFAULTS) == HR_STAMP + GRACE
         assert web_profile_stale.next_check(person, HR_STAMP + GRACE, DEFAULTS) is None
+
+    def test_open_task_is_kept_through_a_new_grace(self) -> None:
+        """A newer DFØ record restarting the grace does not drop an already reported page
+        (its task would resolve and reopen); a resolved task or another page's does not
+        count, and an agreeing page is not kept."""
+        early = HR_STAMP + timedelta(minutes=1)
+        person = view(employee(), profile(title="X"))
+        assert evaluate(person, now=early) == []
+        only(evaluate(with_task(person, f"profile:{PAGE}"), now=early))
+        assert evaluate(with_task(person, f"profile:{PAGE}", "RESOLVED"), now=early) == []
+        assert evaluate(with_task(person, "profile:/personer/other"), now=early) == []
+        agreeing = with_task(view(employee(), profile()), f"profile:{PAGE}")
+        assert evaluate(agreeing, now=early) == []
 
     def test_next_check_none_without_pages(self) -> None:
         """A person without pages never needs a re-check."""

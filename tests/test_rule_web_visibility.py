@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -190,6 +191,39 @@ class TestReservedButShown:
         person = view(employee(reserved_from_publication=True), page())
         assert web_visibility.next_check(person, HR_STAMP, DEFAULTS) == HR_STAMP + SYNC
 
+    def test_due_on_the_page_records_date_when_it_is_later(self) -> None:
+        """A reservation two days old against a page recorded today is due today."""
+        hr = employee(reserved_from_publication=True, source_timestamp=NOW - timedelta(days=2))
+        finding = only(evaluate(view(hr, page())))
+        assert finding.due_date == TODAY
+
+    def test_due_on_dfos_date_when_the_page_record_is_older(self) -> None:
+        """A page recorded a week ago, reserved in DFØ three hours ago, is due today (DFØ's
+        date), not a week back."""
+        shown = page(source_timestamp=NOW - timedelta(days=7))
+        finding = only(evaluate(view(employee(reserved_from_publication=True), shown)))
+        assert finding.due_date == business_date(HR_STAMP + SYNC) == TODAY
+
+    def test_open_task_is_kept_through_a_new_sync_window(self) -> None:
+        """A refetched DFØ record restarting the sync window does not drop the open
+        reservation task's finding; without an open task it waits for the window."""
+        person = view(employee(reserved_from_publication=True), page())
+        early = HR_STAMP + timedelta(minutes=5)
+        assert evaluate(person, now=early) == []
+        task = {
+            "task_id": "t-1",
+            "rule_id": RULE_ID,
+            "subject": f"{PERSON_KEY}/reserved:{PAGE}",
+            "state": "OPEN",
+        }
+        kept = dataclasses.replace(person, tasks={"t-1": task})
+        assert only(evaluate(kept, now=early)).subject == task["subject"]
+        hidden = dataclasses.replace(
+            view(employee(reserved_from_publication=True), page(visible=False)),
+            tasks={"t-1": task},
+        )
+        assert evaluate(hidden, now=early) == []
+
     def test_sync_window_comes_from_the_settings(self) -> None:
         """With sync_minutes 240, a reservation three hours old is not reported yet."""
         person = view(employee(reserved_from_publication=True), page())
@@ -292,6 +326,39 @@ class TestLeftButShown:
         person = view(employee(end_date=END), page(), iam=iam_person(affiliations=[affiliation]))
         only(evaluate(person, now=LEFT_AT))
 
+    @pytest.mark.parametrize(("kind", "fires"), [("STUDENT", False), ("ANSATT", True)])
+    def test_affiliation_without_a_source(self, kind: str, fires: bool) -> None:
+        """An affiliation whose source IAM does not name counts as another role unless it is
+        ANSATT (which the DFØ employment gives)."""
+        affiliation = {"affiliation": kind, "status": None, "org_unit_id": "342"}
+        person = view(employee(end_date=END), page(), iam=iam_person(affiliations=[affiliation]))
+        assert len(evaluate(person, now=LEFT_AT)) == (1 if fires else 0)
+
+    @pytest.mark.parametrize(("status", "fires"), [("DISABLED", True), ("ACTIVE", False)])
+    def test_affiliations_count_only_on_active_accounts(self, status: str, fires: bool) -> None:
+        """A student affiliation on a disabled account does not keep the page; on an active
+        account it does."""
+        account = {
+            "institution": "uio",
+            "source_system": "cerebrum",
+            "source_id": "acc-9",
+            "source_timestamp": NOW - timedelta(hours=4),
+            "iam_person_id": "55123",
+            "username": "norab",
+            "status": status,
+            "affiliations": [{"affiliation": "STUDENT", "source_system": "FS"}],
+        }
+        person = PersonView.of(
+            PERSON_KEY,
+            "uio",
+            [
+                (SourceKind.DFO_EMPLOYEE, employee(end_date=END)),
+                (SourceKind.WEB_PROFILE, page()),
+                (SourceKind.IAM_ACCOUNT, account),
+            ],
+        )
+        assert len(evaluate(person, now=LEFT_AT)) == (1 if fires else 0)
+
     def test_grace_comes_from_the_settings(self) -> None:
         """With a three-day grace the leaver's page is not reported a day after the end."""
         person = view(employee(end_date=END), page())
@@ -337,7 +404,7 @@ class TestGeneral:
             "p-kari", "uib", [(SourceKind.DFO_EMPLOYEE, hr), (SourceKind.WEB_PROFILE, shown)]
         )
         finding = only(evaluate(person))
-        assert finding.due_date == date(2026, 11, 20)
+        assert finding.due_date == business_date(shown["source_timestamp"]) == TODAY
         assert "Kari Nordmann" in finding.title_nb
         assert "/personer/mn/kno012" in finding.title_en
 

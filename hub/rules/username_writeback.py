@@ -36,7 +36,8 @@ SPEC = RuleSpec(
         "Appears when the grace period (default 24 hours) has passed since the later of"
         " DFØ's and IAM's records, so that a write-back still on its way is not reported."
         " Due the parameter due_days (default 7) after that moment. Resolves when DFØ's"
-        " eksternIdent equals IAM's username, or DFØ holds none."
+        " eksternIdent equals IAM's username (the primary username, else an active"
+        " account's), or when neither system holds one."
     ),
     default_grace=timedelta(hours=24),
 )
@@ -62,6 +63,15 @@ def _external(view: PersonView) -> str | None:
     return value or None
 
 
+def _account_usernames(view: PersonView) -> set[str]:
+    """The usernames of all the person's accounts, whatever their status (case-folded)."""
+    return {
+        a["username"].strip().casefold()
+        for a in view.accounts.values()
+        if (a.get("username") or "").strip()
+    }
+
+
 def _ready_at(employee: Record, sources: Sequence[Record], settings: RuleSettings) -> datetime:
     """The later of DFØ's and IAM's timestamps, plus the grace period."""
     stamps: list[datetime] = [
@@ -71,15 +81,26 @@ def _ready_at(employee: Record, sources: Sequence[Record], settings: RuleSetting
     return max(stamps) + SPEC.grace(settings)
 
 
-def _mismatch(view: PersonView) -> tuple[Record, str, list[Record], set[str]] | None:
-    """DFØ's record and eksternIdent, IAM's records and usernames, when they differ."""
+def _mismatch(view: PersonView) -> tuple[Record, str | None, list[Record], set[str]] | None:
+    """DFØ's record and eksternIdent, IAM's records and usernames, when they differ.
+
+    IAM's username is the primary username, else an ACTIVE account's. They differ when
+    DFØ's eksternIdent is none of those; when DFØ holds none while IAM has one (the
+    write-back never came); and, when IAM has neither, when DFØ names a username that no
+    account of the person has. DFØ holding none while IAM has none is no mismatch.
+    """
     employee = view.employee
+    if employee is None:
+        return None
     external = _external(view)
-    if employee is None or external is None:
-        return None
     sources, names = iam_usernames(view)
-    if not names or external.casefold() in names:
+    if names:
+        if external is not None and external.casefold() in names:
+            return None
+    elif external is None or external.casefold() in _account_usernames(view):
         return None
+    else:
+        sources = [a for _, a in sorted(view.accounts.items())] + view.iam_persons
     return employee, external, sources, names
 
 
@@ -127,43 +148,96 @@ def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datet
     return ready if ready > now else None
 
 
+def _texts(external: str | None, iam: str, name: str, number: str) -> dict[str, str]:
+    """Description and fix, by what is missing: DFØ's username, IAM's, or neither."""
+    if external is None:
+        return {
+            "description_nb": (
+                f"DFØ har ikke noe eksternt brukernavn (eksternIdent) for {name} (ansattnummer"
+                f" {number}), men brukernavnet i IAM er «{iam}». Tilbakeskrivingen fra IAM til"
+                " DFØ har ikke kommet fram."
+            ),
+            "description_en": (
+                f"DFØ holds no external username (eksternIdent) for {name} (employee number"
+                f" {number}), but IAM's username is '{iam}'. The write-back from IAM to DFØ"
+                " has not arrived."
+            ),
+            "suggested_fix_nb": (
+                "Finn ut hvorfor tilbakeskrivingen til DFØ ikke har skjedd, og kjør den på nytt"
+                " for personen."
+            ),
+            "suggested_fix_en": (
+                "Find out why the write-back to DFØ did not happen, and run it again for the"
+                " person."
+            ),
+        }
+    if not iam:
+        return {
+            "description_nb": (
+                f"DFØ har «{external}» som eksternt brukernavn (eksternIdent) for {name}"
+                f" (ansattnummer {number}), men ingen av personens kontoer i IAM har det"
+                " brukernavnet, og personen har ingen aktiv konto. DFØ kan peke på en annen"
+                " persons konto."
+            ),
+            "description_en": (
+                f"DFØ holds '{external}' as the external username (eksternIdent) of {name}"
+                f" (employee number {number}), but none of the person's accounts in IAM has"
+                " that username, and the person has no active account. DFØ may point at"
+                " another person's account."
+            ),
+            "suggested_fix_nb": (
+                "Finn ut hvem brukernavnet tilhører. Gi personen en konto i IAM og skriv"
+                " brukernavnet tilbake til DFØ, eller fjern det gale brukernavnet i DFØ."
+            ),
+            "suggested_fix_en": (
+                "Find out whose username it is. Give the person an account in IAM and write"
+                " its username back to DFØ, or remove the wrong username from DFØ."
+            ),
+        }
+    return {
+        "description_nb": (
+            f"DFØ har «{external}» som eksternt brukernavn (eksternIdent) for {name}"
+            f" (ansattnummer {number}), men brukernavnet i IAM er «{iam}». Personen kan bli"
+            " avvist eller vist som en annen i DFØs tjenester."
+        ),
+        "description_en": (
+            f"DFØ holds '{external}' as the external username (eksternIdent) of {name}"
+            f" (employee number {number}), but IAM's username is '{iam}'. The person may be"
+            " refused, or shown as someone else, in DFØ's services."
+        ),
+        "suggested_fix_nb": (
+            "Sjekk hvilket brukernavn som er riktig, og skriv IAMs brukernavn tilbake til"
+            " DFØ på nytt. Se etter feil i tilbakeskrivingen hvis den har feilet."
+        ),
+        "suggested_fix_en": (
+            "Check which username is right and write IAM's username back to DFØ again."
+            " If the write-back failed, look for the error there."
+        ),
+    }
+
+
 def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
-    """A finding when DFØ's eksternIdent is none of IAM's usernames after the grace period."""
+    """A finding when DFØ's eksternIdent and IAM's username differ after the grace period."""
     found = _mismatch(view)
     if found is None:
         return []
     employee, external, sources, names = found
     ready = _ready_at(employee, sources, settings)
-    if now < ready:
-        return []
+    if now < ready and not SPEC.has_open_task(view):
+        return []  # within the grace, unless already reported: a newer record keeps it
     iam = ", ".join(sorted(names))
-    name = view.display_name or f"ansatt {employee['employee_id']}"
+    number = str(employee["employee_id"])
+    name = view.display_name or f"ansatt {number}"
+    shown_nb = f"{external or 'ingen'} ≠ {iam or 'ingen'}"
+    shown_en = f"{external or 'none'} ≠ {iam or 'none'}"
     return [
         SPEC.finding(
             view,
             due_date=due_date(ready, settings),
-            title_nb=f"Brukernavn i DFØ avviker fra IAM: {name} ({external} ≠ {iam})",
-            title_en=f"Username in DFØ differs from IAM: {name} ({external} ≠ {iam})",
-            description_nb=(
-                f"DFØ har «{external}» som eksternt brukernavn (eksternIdent) for {name}"
-                f" (ansattnummer {employee['employee_id']}), men brukernavnet i IAM er «{iam}»."
-                " Personen kan bli avvist eller vist som en annen i DFØs tjenester."
-            ),
-            description_en=(
-                f"DFØ holds '{external}' as the external username (eksternIdent) of {name}"
-                f" (employee number {employee['employee_id']}), but IAM's username is"
-                f" '{iam}'. The person may be refused, or shown as someone else, in DFØ's"
-                " services."
-            ),
-            suggested_fix_nb=(
-                "Sjekk hvilket brukernavn som er riktig, og skriv IAMs brukernavn tilbake til"
-                " DFØ på nytt. Se etter feil i tilbakeskrivingen hvis den har feilet."
-            ),
-            suggested_fix_en=(
-                "Check which username is right and write IAM's username back to DFØ again."
-                " If the write-back failed, look for the error there."
-            ),
+            title_nb=f"Brukernavn i DFØ avviker fra IAM: {name} ({shown_nb})",
+            title_en=f"Username in DFØ differs from IAM: {name} ({shown_en})",
             evidence=evidence(view),
+            **_texts(external, iam, name, number),
         )
     ]
 

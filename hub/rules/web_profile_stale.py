@@ -291,13 +291,18 @@ def _finding(
 
 
 def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
-    """One finding per shown page that differs from HR once the grace period has passed."""
+    """One finding per shown page that differs from HR once the grace period has passed
+    (or while its task is open: a newer DFØ record does not resolve and reopen it)."""
     employee = view.employee
-    if employee is None or now < _ready_at(employee, settings):
+    if employee is None:
         return []
+    waiting = now < _ready_at(employee, settings)
     due = due_date(employee, settings)
     findings: list[Finding] = []
     for profile in _shown(view.web_profiles, settings):
+        detail = f"profile:{profile.get('profile_id') or profile['source_id']}"
+        if waiting and not SPEC.has_open_task(view, detail):
+            continue
         diffs = differences(employee, profile)
         if diffs:
             findings.append(_finding(view, employee, profile, diffs, due))

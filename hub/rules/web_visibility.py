@@ -42,20 +42,21 @@ SPEC = RuleSpec(
         " or one who has left and has no other role is exposed when the page stays"
         " public: a privacy breach the institution answers for. Conversely, a person who"
         " has consented to publication but is hidden cannot be found by colleagues and"
-        " students."
+        " students. One severity covers the three cases: P2, because a reserved person or"
+        " a leaver shown in public is a privacy exposure."
     ),
     systems=("DFØ", "Greg", "IAM", "Web"),
     severity=Severity.P2,
     owner_group="web",
     deadline=(
         "Three cases, one finding each per page. Reserved in DFØ but shown: appears when"
-        " the parameter sync_minutes (default 60) has passed since DFØ's record, due that"
-        " day. Publish consent (Greg or IAM) but hidden while the person has an active"
-        " employment or role: appears sync_minutes after the earliest consenting record,"
-        " due consent_due_days (default 7) later. Employment ended with no other active"
-        " affiliation or role and no consent, yet shown: appears when the grace period"
-        " (default 1 day) after the end date has passed, due that day. Each resolves when"
-        " the page's visibility agrees."
+        " the parameter sync_minutes (default 60) has passed since DFØ's record; due that"
+        " day, or on the page record's date if later. Publish consent (Greg or IAM) but"
+        " hidden while the person has an active employment or role: appears sync_minutes"
+        " after the earliest consenting record, due consent_due_days (default 7) later."
+        " Employment ended with no other active affiliation or role and no consent, yet"
+        " shown: appears when the grace period (default 1 day) after the end date has"
+        " passed, due that day. Each resolves when the page's visibility agrees."
     ),
     default_grace=timedelta(days=1),
 )
@@ -79,14 +80,22 @@ def _covers(start: date | None, end: date | None, day: date) -> bool:
     return (start is None or start <= day) and (end is None or day <= end)
 
 
+def _is_other(affiliation: Record) -> bool:
+    """Whether an IAM affiliation comes from something else than the DFØ employment: a
+    named source other than DFØ, or (source unknown) any affiliation but ANSATT."""
+    source = (affiliation.get("source_system") or "").strip().casefold()
+    if source:
+        return source not in _DFO_SOURCES
+    return (affiliation.get("affiliation") or "").strip().upper() not in {"", "ANSATT"}
+
+
 def _other_affiliations(view: PersonView) -> list[Record]:
-    """IAM affiliations that do not come from DFØ (student, guest, ...)."""
+    """IAM affiliations (on the IAM person or an ACTIVE account) that do not come from
+    DFØ (student, guest, ...)."""
     found: list[Record] = []
-    for record in [*view.iam_persons, *view.accounts.values()]:
-        for affiliation in record.get("affiliations") or []:
-            source = (affiliation.get("source_system") or "").strip().casefold()
-            if source and source not in _DFO_SOURCES:
-                found.append(affiliation)
+    active = [a for a in view.accounts.values() if a.get("status") == "ACTIVE"]
+    for record in [*view.iam_persons, *active]:
+        found.extend(a for a in record.get("affiliations") or [] if _is_other(a))
     return found
 
 
@@ -263,13 +272,18 @@ def _name(view: PersonView) -> str:
     return f"ansatt {employee['employee_id']}" if employee else view.person_key
 
 
+def _reserved_due(profile: Record, moment: datetime) -> date:
+    """The later of the day the sync window after DFØ's record ends and the page's date."""
+    return max(business_date(moment), business_date(profile["source_timestamp"]))
+
+
 def _reserved_finding(
     view: PersonView, profile: Record, moment: datetime, items: Sequence[Evidence]
 ) -> Finding:
     name, page = _name(view), _profile_id(profile)
     return SPEC.finding(
         view,
-        due_date=business_date(moment),
+        due_date=_reserved_due(profile, moment),
         title_nb=f"{name} er reservert mot publisering i DFØ, men nettsiden {page} vises",
         title_en=f"{name} is reserved from publication in DFØ, but the page {page} is shown",
         description_nb=(
@@ -370,16 +384,27 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     employee = view.employee
     items = evidence(view)
     findings: list[Finding] = []
+
+    def passed(moment: datetime | None, detail: str) -> bool:
+        """Whether the window before ``moment`` has passed, or the task is already open
+        (a newer record restarting the window then does not resolve and reopen it)."""
+        return moment is not None and (now >= moment or SPEC.has_open_task(view, detail))
+
     for profile in profiles:
         visible = bool(profile.get("visible"))
-        reserved = visible and not consented and reserved_at is not None and now >= reserved_at
-        if reserved and reserved_at is not None:
+        page = _profile_id(profile)
+        if visible and not consented and reserved_at and passed(reserved_at, f"reserved:{page}"):
             findings.append(_reserved_finding(view, profile, reserved_at, items))
-        if not visible and consent_at is not None and now >= consent_at and _active(view, today):
-            due = business_date(consent_at) + timedelta(
+        if (
+            not visible
+            and consent_at
+            and passed(consent_at, f"consent:{page}")
+            and _active(view, today)
+        ):
+            consent_due = business_date(consent_at) + timedelta(
                 days=settings.param(RULE_ID, "consent_due_days", 7)
             )
-            findings.append(_consent_finding(view, profile, due, items))
+            findings.append(_consent_finding(view, profile, consent_due, items))
         if (
             visible
             and reserved_at is None  # a reserved person's page is the reservation case

@@ -13,7 +13,7 @@ from hub.avro.codec import SingleObjectCodec
 from hub.person_event import person_event
 from hub.pipeline import PERSON_STATE, Pipeline, state_of, view_of
 from hub.privacy import mask_identifier, national_id_pseudonym
-from hub.rules import RuleSettings
+from hub.rules import RuleSettings, rule_by_id
 from hub.tasks.lifecycle import Transition, task_id_for
 from hub.topics import TopicCatalog
 
@@ -43,7 +43,8 @@ DISPUTED = {
 
 
 def pipeline() -> Pipeline:
-    """A pipeline on the event-time clock with single-object encoding."""
+    """A pipeline on the event-time clock with single-object encoding, running the
+    two rules these tests are about (the others have tests of their own)."""
     return Pipeline(
         codec=SingleObjectCodec(CATALOG),
         catalog=CATALOG,
@@ -51,6 +52,7 @@ def pipeline() -> Pipeline:
         secret=SECRET,
         rule_settings=RuleSettings(),
         clock="event",
+        rules=tuple(rule_by_id(r) for r in (NEW_HIRE, DISPUTE)),
     )
 
 

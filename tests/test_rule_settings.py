@@ -15,7 +15,7 @@ from hub.clock import start_of_day
 from hub.errors import ConfigurationError
 from hub.person_event import person_event
 from hub.pipeline import Pipeline
-from hub.rules import RULES, RuleSettings
+from hub.rules import RULES, RuleSettings, rule_by_id
 from hub.rules.settings import INSTITUTIONS, load_institution_settings
 from hub.topics import TopicCatalog
 
@@ -40,6 +40,7 @@ def pipeline(settings: dict[str, RuleSettings] | RuleSettings) -> Pipeline:
         secret="s",
         rule_settings=settings,
         clock="event",
+        rules=(rule_by_id(NEW_HIRE),),
     )
 
 

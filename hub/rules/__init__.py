@@ -8,12 +8,17 @@ from the rules themselves) for the catalogue.
 from __future__ import annotations
 
 from hub.rules import (
+    closed_cost_centre,
+    contract_without_pay,
     guest_access,
     guest_registration,
     identity_collision,
     identity_disputed,
+    leader_approver,
     new_hire_access,
+    org_unit_unknown,
     paid_guest,
+    pay_without_contract,
     username_writeback,
     web_profile_stale,
     web_visibility,
@@ -35,6 +40,11 @@ RULES: tuple[Rule, ...] = tuple(
         guest_access,
         guest_registration,
         paid_guest,
+        org_unit_unknown,
+        leader_approver,
+        pay_without_contract,
+        contract_without_pay,
+        closed_cost_centre,
     )
 )
 

@@ -12,13 +12,17 @@ from hub.rules import (
     contract_without_pay,
     guest_access,
     guest_registration,
+    hourly_access,
     identity_collision,
     identity_disputed,
+    joiner_contact,
     leader_approver,
+    leaver_access,
     new_hire_access,
     org_unit_unknown,
     paid_guest,
     pay_without_contract,
+    position_classification,
     username_writeback,
     web_profile_stale,
     web_visibility,
@@ -45,6 +49,10 @@ RULES: tuple[Rule, ...] = tuple(
         pay_without_contract,
         contract_without_pay,
         closed_cost_centre,
+        hourly_access,
+        leaver_access,
+        position_classification,
+        joiner_contact,
     )
 )
 

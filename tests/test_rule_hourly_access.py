@@ -187,7 +187,14 @@ class TestBoundaries:
         """A new DFØ version does not make an already open task flicker shut."""
         person = view(
             employee(source_timestamp=NOW - timedelta(minutes=5)),
-            tasks={"task-1": {"task_id": "task-1", "rule_id": RULE_ID, "state": "OPEN"}},
+            tasks={
+                "task-1": {
+                    "task_id": "task-1",
+                    "rule_id": RULE_ID,
+                    "subject": PERSON_KEY,
+                    "state": "OPEN",
+                }
+            },
         )
         only(evaluate(person))
 

@@ -61,17 +61,6 @@ def _feide_accounts(view: PersonView) -> list[Record]:
     ]
 
 
-def _task_open(view: PersonView, subject: str) -> bool:
-    """Whether an open task of this rule exists for ``subject`` (the grace period no
-    longer holds the finding back, so a refetched DFØ record does not resolve it)."""
-    return any(
-        task.get("rule_id") == RULE_ID
-        and task.get("subject", subject) == subject
-        and task.get("state") == "OPEN"
-        for task in view.tasks.values()
-    )
-
-
 def _registered_on(employee: Record) -> date:
     """The day DFØ registered the employee record as it is: endretDato, else fetch date."""
     changed: date | None = employee.get("changed_date")
@@ -150,7 +139,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     today = business_date(now)
     if not _applies(employee, today, settings) or _feide_accounts(view):
         return []
-    if now < _grace_ends(employee, settings) and not _task_open(view, view.person_key):
+    if now < _grace_ends(employee, settings) and not SPEC.has_open_task(view):
         return []  # IAM may still be acting on the same DFØ change
     start: date = employee["start_date"]
     name = view.display_name or f"ansatt {employee['employee_id']}"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.employment import is_hourly
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -28,7 +29,8 @@ SPEC = RuleSpec(
     severity=Severity.P1,
     owner_group="iam",
     deadline=(
-        "Appears the lead days before the start date (or at once, if later). Due halfway"
+        "Hourly and assignment staff are left to access.hourly_without_feide_account."
+        " Appears the lead days before the start date (or at once, if later). Due halfway"
         " from then to the start date, so that the account is ready in time to sign the"
         " contract before the first day. Resolves when IAM shows an active account, or"
         " the employment ends."
@@ -101,6 +103,8 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
         return []  # not yet: re-checked at start - lead days
     if _active_accounts(view):
         return []
+    if is_hourly(employee):
+        return []  # access.hourly_without_feide_account reports hourly staff (P1 as well)
     name = view.display_name or f"ansatt {employee['employee_id']}"
     return [
         SPEC.finding(

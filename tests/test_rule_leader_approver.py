@@ -110,6 +110,12 @@ class TestHeadWithoutRole:
         finding = only(evaluate(view(employee(), role(valid_to=date(2026, 11, 20)))))
         assert finding.due_date == date(2026, 11, 21)
 
+    def test_a_future_role_does_not_move_the_due_date(self) -> None:
+        """A BDM role that starts next year and ends in 2030 leaves the due date on DFØ's date."""
+        future = role(valid_from=date(2027, 1, 1), valid_to=date(2030, 12, 31))
+        finding = only(evaluate(view(employee(), future)))
+        assert finding.due_date == date(2026, 11, 1)
+
     def test_a_role_ending_today_still_counts(self) -> None:
         """A role valid through today is valid; next_check is tomorrow's start."""
         person = view(employee(), role(valid_to=TODAY))

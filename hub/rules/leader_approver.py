@@ -166,7 +166,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
         and record_time(employee) + grace <= now
         and not any(_has_authority(r) and _valid_on(r, today) for r in view.approver_roles)
     ):
-        findings.append(_missing_role(view, employee))
+        findings.append(_missing_role(view, employee, today))
     leaver = _leaver_moment(employee, grace)
     if leaver is not None and leaver <= now and not _employed_on(employee, today):
         for role in sorted(view.approver_roles, key=lambda r: str(r.get("assignment_id"))):
@@ -179,14 +179,15 @@ def _name(view: PersonView, employee: Record) -> str:
     return view.display_name or f"ansatt {employee['employee_id']}"
 
 
-def _missing_role(view: PersonView, employee: Record) -> Finding:
+def _missing_role(view: PersonView, employee: Record, today: date) -> Finding:
     name = _name(view, employee)
     unit = employee.get("org_unit_id") or "?"
     start: date | None = employee.get("start_date")
+    # Only roles that have ended move the due date; one that starts or ends later does not.
     ended = [
         r["valid_to"] + timedelta(days=1)
         for r in view.approver_roles
-        if _has_authority(r) and r.get("valid_to") is not None
+        if _has_authority(r) and r.get("valid_to") is not None and r["valid_to"] < today
     ]
     due = max([_record_date(employee), *([start] if start else []), *ended])
     return SPEC.finding(

@@ -21,6 +21,7 @@ def person_event(key: str, institution: str, source: str, **fields: Any) -> dict
         "link": None,
         "moved_to": None,
         "adopted_tasks": [],
+        "exception": None,
         "assignment_seq": 0,
         "event_time": None,
     }

@@ -104,6 +104,7 @@ class PersonView:
     next_check: datetime | None = None
     elsewhere: dict[str, MovedRecord] = field(default_factory=dict)
     evaluated_at: datetime | None = None
+    exceptions: dict[str, Record] = field(default_factory=dict)  # by task id
     reference: ReferenceData = field(default_factory=ReferenceData, compare=False)
 
     @classmethod

@@ -33,7 +33,14 @@ from hub.person_view import (
     upsert_record,
 )
 from hub.rules import RULES, Rule, RuleSettings
-from hub.tasks.lifecycle import Transition, adopt_tasks, preview_of, reconcile
+from hub.tasks.lifecycle import (
+    Transition,
+    adopt_tasks,
+    follow_up,
+    follow_up_moments,
+    preview_of,
+    reconcile,
+)
 from hub.topics import TopicCatalog
 
 
@@ -86,6 +93,7 @@ def view_of(state: Record) -> PersonView:
         tasks={t["task_id"]: t for t in state.get("tasks", [])},
         next_check=state.get("next_check"),
         evaluated_at=state.get("evaluated_at"),
+        exceptions={e["task_id"]: e for e in state.get("exceptions", [])},
         elsewhere={
             m["ref"]: MovedRecord(m["moved_to"], m["seq"], m.get("link"))
             for m in state.get("elsewhere", [])
@@ -113,6 +121,7 @@ def state_of(view: PersonView) -> Record:
             for ref, m in sorted(view.elsewhere.items())
         ],
         "tasks": [view.tasks[k] for k in sorted(view.tasks)],
+        "exceptions": [view.exceptions[k] for k in sorted(view.exceptions)],
         "next_check": view.next_check,
         "evaluated_at": view.evaluated_at,
     }
@@ -238,6 +247,12 @@ class Pipeline:
             return self._arrive(view, event)
         if action == "DETACH":
             return self._leave(view, event)
+        if action in ("SUPPRESS", "UNSUPPRESS") and event.get("exception") is not None:
+            task_id = event["exception"]["task_id"]
+            exceptions = {k: v for k, v in view.exceptions.items() if k != task_id}
+            if action == "SUPPRESS":
+                exceptions[task_id] = event["exception"]
+            return replace(view, exceptions=exceptions), []
         if action == "RELINK":
             ref, seq = event["record_ref"], event["assignment_seq"]
             current = view.records.get(ref)
@@ -368,6 +383,11 @@ class Pipeline:
         transitions.extend(changed)
         tasks = dict(view.tasks)
         tasks.update({t.task["task_id"]: t.task for t in changed})
+        # Exceptions and deadlines: suppress, reopen when an exception ends, escalate.
+        followed = follow_up(tasks, view.exceptions, now)
+        transitions.extend(followed)
+        tasks.update({t.task["task_id"]: t.task for t in followed})
+        checks += follow_up_moments(tasks, view.exceptions, now)
         view = replace(view, tasks=tasks, next_check=min(checks, default=None), evaluated_at=now)
         keep = bool(view.records or view.tasks or view.elsewhere)
         return Evaluation(state_of(view) if keep else None, transitions, forwards, now, previews)

@@ -233,6 +233,8 @@ def task(state: str = "OPEN") -> dict[str, Any]:
         "updated_at": T0,
         "resolved_at": None,
         "revision": 1,
+        "escalated": False,
+        "exception": None,
         "severity": "P1",
         "owner_group": "iam",
         "display_name": "Sigrid Bjørnstad",

@@ -10,6 +10,7 @@ from typing import Any
 
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
+from hub.clock import start_of_day
 from hub.person_event import person_event
 from hub.pipeline import PERSON_STATE, Pipeline, state_of, view_of
 from hub.privacy import mask_identifier, national_id_pseudonym
@@ -217,17 +218,26 @@ class TestNewHire:
         assert state_of(view_of(state)) == state
         assert [r["ref"] for r in state["records"]] == [EMPLOYEE_REF]
 
-    def test_no_re_check_once_the_finding_is_open(self) -> None:
-        """With the finding open and no end date there is nothing left to wait for."""
+    def test_once_open_the_next_check_is_the_escalation(self) -> None:
+        """With the finding open and no end date, the only moment left is the day after
+        the task's due date, when it escalates."""
         state, _, _ = fold([upsert(A, employee())])
         assert state is not None
-        assert state["next_check"] is None
+        (task,) = state["tasks"]
+        assert state["next_check"] == start_of_day(task["due_date"] + timedelta(days=1))
 
     def test_re_check_the_day_after_the_employment_ends(self) -> None:
         """With an end date, the next check is 00:00 Oslo the day after it."""
         state, _, _ = fold([upsert(A, employee(end_date=date(2027, 1, 31)))])
         assert state is not None
-        assert state["next_check"] == datetime(2027, 1, 31, 23, 0, tzinfo=UTC)
+        (task,) = state["tasks"]
+        escalation = start_of_day(task["due_date"] + timedelta(days=1))
+        end = datetime(2027, 1, 31, 23, 0, tzinfo=UTC)
+        assert escalation < end
+        assert state["next_check"] == escalation, "the earlier of escalation and the end"
+        after = pipeline().evaluate(state, pipeline().recheck_event(state, escalation))
+        assert after.state is not None
+        assert after.state["next_check"] == end
 
     def test_future_hire_is_scheduled_not_reported(self) -> None:
         """A hire starting in 40 days opens no task yet and is re-checked at 00:00 Oslo
@@ -246,7 +256,8 @@ class TestNewHire:
         assert kinds(result.transitions) == [("opened", NEW_HIRE)]
         assert result.transitions[0].task["opened_at"] == LATER_CHECK
         assert result.state is not None
-        assert result.state["next_check"] is None
+        due = result.transitions[0].task["due_date"]
+        assert result.state["next_check"] == start_of_day(due + timedelta(days=1))
 
     def test_recheck_just_before_the_moment_opens_nothing(self) -> None:
         """One millisecond before the scheduled moment the hire is not yet due."""

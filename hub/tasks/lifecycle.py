@@ -13,16 +13,26 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding
 from hub.person_view import PersonView
 
-__all__ = ["Transition", "adopt_tasks", "preview_of", "reconcile", "task_id_for"]
+__all__ = [
+    "Transition",
+    "active_exception",
+    "adopt_tasks",
+    "follow_up",
+    "follow_up_moments",
+    "preview_of",
+    "reconcile",
+    "task_id_for",
+]
 
 Record = dict[str, Any]
-TransitionKind = Literal["opened", "updated", "resolved", "reopened"]
+TransitionKind = Literal["opened", "updated", "resolved", "reopened", "suppressed", "escalated"]
 
 
 def task_id_for(institution: str, rule_id: str, subject: str) -> str:
@@ -114,6 +124,8 @@ def reconcile(
                 "updated_at": now,
                 "resolved_at": None,
                 "revision": 1,
+                "escalated": False,
+                "exception": None,
                 **content,
             }
             transitions.append(Transition("opened", task))
@@ -122,6 +134,7 @@ def reconcile(
                 **current,
                 **content,
                 "state": "OPEN",
+                "escalated": False,
                 "resolved_at": None,
                 "resolution_evidence": [],
                 "updated_at": now,
@@ -134,7 +147,7 @@ def reconcile(
     for task_id, current in sorted(tasks.items()):
         if (
             task_id not in found
-            and current["state"] == "OPEN"
+            and current["state"] in ("OPEN", "SUPPRESSED")
             and current["rule_id"] in evaluated_rules
         ):
             seen = evaluated_rules[current["rule_id"]]
@@ -145,9 +158,68 @@ def reconcile(
                 "updated_at": now,
                 "resolution_evidence": [e.as_record() for e in seen],
                 "revision": current["revision"] + 1,
+                "exception": None,
+                "escalated": False,
             }
             transitions.append(Transition("resolved", task))
     return transitions
+
+
+def active_exception(exception: Record | None, now: datetime) -> bool:
+    """Whether an accepted exception still holds at ``now``."""
+    return exception is not None and (
+        exception.get("expires_at") is None or exception["expires_at"] > now
+    )
+
+
+def follow_up(
+    tasks: Mapping[str, Record], exceptions: Mapping[str, Record], now: datetime
+) -> list[Transition]:
+    """Exceptions and deadlines, after the findings have had their say.
+
+    - An open task under an accepted, unexpired exception is SUPPRESSED (the exception
+      goes with it); when the exception expires or is withdrawn, it is reopened.
+    - An open task past its due date is escalated, once.
+    """
+    transitions: list[Transition] = []
+    today = business_date(now)
+    for task_id, task in sorted(tasks.items()):
+        exception = exceptions.get(task_id)
+        held = active_exception(exception, now)
+        if task["state"] == "OPEN" and held:
+            transitions.append(
+                Transition("suppressed", _bump(task, now, state="SUPPRESSED", exception=exception))
+            )
+        elif task["state"] == "SUPPRESSED" and not held:
+            transitions.append(
+                Transition("reopened", _bump(task, now, state="OPEN", exception=None))
+            )
+        elif (
+            task["state"] == "OPEN"
+            and not task.get("escalated")
+            and task.get("due_date") is not None
+            and task["due_date"] < today
+        ):
+            transitions.append(Transition("escalated", _bump(task, now, escalated=True)))
+    return transitions
+
+
+def follow_up_moments(
+    tasks: Mapping[str, Record], exceptions: Mapping[str, Record], now: datetime
+) -> list[datetime]:
+    """When ``follow_up`` may next have something to say: the day after a due date,
+    an exception's expiry."""
+    moments = [
+        start_of_day(t["due_date"] + timedelta(days=1))
+        for t in tasks.values()
+        if t["state"] == "OPEN" and not t.get("escalated") and t.get("due_date") is not None
+    ]
+    moments += [e["expires_at"] for e in exceptions.values() if e.get("expires_at") is not None]
+    return [m for m in moments if m > now]
+
+
+def _bump(task: Record, now: datetime, **changes: Any) -> Record:
+    return {**task, **changes, "updated_at": now, "revision": task["revision"] + 1}
 
 
 def adopt_tasks(
@@ -218,5 +290,7 @@ def preview_of(
         "updated_at": now,
         "resolved_at": None,
         "revision": 0,
+        "escalated": False,
+        "exception": None,
         **_content(finding),
     }

@@ -45,6 +45,7 @@ from hub.pipeline import (
     PERSON_STATE,
     REFERENCE_RECORD,
     TASK,
+    TASK_FEEDBACK,
     TASK_PROPOSAL,
     Evaluation,
     Pipeline,
@@ -137,6 +138,7 @@ class _Wiring:
         )
         self.proposals = self.raw_topic(self.proposals_topic)
         self.incidents = self.raw_topic(topics.name("hub.failsafe"))
+        self.feedback = self.raw_topic(topics.name("hub.task-feedback"))
         self.gates = self.avro_table("failsafe-gate", FAILSAFE_GATE)
         self.person_views = self.avro_table("person-view", PERSON_STATE)
         self.reference_topics = self.app.topic(
@@ -426,6 +428,26 @@ def _failsafe_agent(w: _Wiring) -> None:
                 await w.incidents.send(key=incident["incident_id"].encode(), value=value)
 
 
+def _feedback_agent(w: _Wiring) -> None:
+    """Decisions about tasks (accept or withdraw an exception) go to the task's person."""
+    schema = w.pipeline.catalog[TASK_FEEDBACK]
+
+    async def step(event: faust.EventT[Any]) -> tuple[str, bytes]:
+        feedback = await w.pipeline.codec.decode(event.value, schema)
+        person = w.pipeline.feedback_event(feedback)
+        return feedback["person_key"], await w.pipeline.encode_person_event(person)
+
+    @w.app.agent(w.feedback, name="feedback")
+    async def feedback(stream: faust.StreamT[Any]) -> None:
+        async for event in stream.events():
+            try:
+                key, value = await _until_available(partial(step, event), "feedback")
+            except Exception as exc:  # every failure becomes a dead letter
+                await w.dead_letter(event, exc, "feedback")
+                continue
+            await w.person_events.send(key=key.encode(), value=value)
+
+
 def _recheck_timer(w: _Wiring, interval: float) -> None:
     async def recheck() -> None:
         """Wall clock: persons whose re-check moment has come are evaluated again."""
@@ -472,5 +494,6 @@ def create_app(
     _correlate_agent(wiring)
     _evaluate_agent(wiring)
     _failsafe_agent(wiring)
+    _feedback_agent(wiring)
     _recheck_timer(wiring, recheck_interval)
     return HubApp(app=app, pipeline=pipeline)

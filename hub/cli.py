@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
 
+from hub.clock import start_of_day
 from hub.embedded.service import LocalJavaService, ServiceState
 from hub.errors import HubError
 from hub.settings import HubSettings, load_settings
@@ -181,6 +183,66 @@ def rules_docs(check: bool) -> None:
         return
     CATALOGUE_FILE.write_text(page)
     click.echo(f"wrote {CATALOGUE_FILE} ({len(RULES)} rules)")
+
+
+@cli.group()
+def tasks() -> None:
+    """List tasks and decide on exceptions."""
+
+
+@tasks.command("list")
+@click.option("--state", default=None, help="Only tasks in this state (OPEN, SUPPRESSED, ...).")
+@click.option("--rule", "rule_id", default=None, help="Only tasks of this rule.")
+def tasks_list(state: str | None, rule_id: str | None) -> None:
+    """The latest state of every task, one line each."""
+    from hub.task_commands import latest_tasks  # noqa: PLC0415
+
+    found = asyncio.run(latest_tasks(_settings()))
+    for task in sorted(found.values(), key=lambda t: (t["state"], t["rule_id"], t["task_id"])):
+        if (state and task["state"] != state.upper()) or (rule_id and task["rule_id"] != rule_id):
+            continue
+        due = task["due_date"].isoformat() if task["due_date"] else "-"
+        click.echo(
+            f"{task['task_id']}  {task['state']:<10} {task['severity']}  due {due}"
+            f"  {task['rule_id']}  {task['title_en']}"
+        )
+
+
+@tasks.command("suppress")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why the mismatch is accepted.")
+@click.option("--by", required=True, help="Who accepts it.")
+@click.option(
+    "--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Expiry (YYYY-MM-DD)."
+)
+def tasks_suppress(task_id: str, reason: str, by: str, until: datetime | None) -> None:
+    """Accept an exception: the task is suppressed until it expires."""
+    from hub.task_commands import send_feedback  # noqa: PLC0415
+
+    expires = start_of_day(until.date()) if until else None
+    task = asyncio.run(
+        send_feedback(
+            _settings(), task_id, "SUPPRESS", decided_by=by, reason=reason, expires_at=expires
+        )
+    )
+    click.echo(
+        f"suppressed {task_id} ({task['rule_id']}) until {until.date() if until else 'withdrawn'}"
+    )
+
+
+@tasks.command("unsuppress")
+@click.argument("task_id")
+@click.option("--by", required=True, help="Who withdraws the exception.")
+def tasks_unsuppress(task_id: str, by: str) -> None:
+    """Withdraw an exception: the task is judged afresh."""
+    from hub.task_commands import send_feedback  # noqa: PLC0415
+
+    asyncio.run(
+        send_feedback(
+            _settings(), task_id, "UNSUPPRESS", decided_by=by, reason=None, expires_at=None
+        )
+    )
+    click.echo(f"withdrew the exception for {task_id}")
 
 
 @cli.group()

@@ -58,6 +58,7 @@ __all__ = [
     "PERSON_STATE",
     "REFERENCE_RECORD",
     "TASK",
+    "TASK_FEEDBACK",
     "TASK_PROPOSAL",
     "Evaluation",
     "Pipeline",
@@ -72,6 +73,7 @@ PERSON_STATE = "no.bott.hub.PersonState"
 REFERENCE_RECORD = "no.bott.hub.ReferenceRecord"
 TASK = "no.bott.hub.tasks.CorrectionTask"
 TASK_PROPOSAL = "no.bott.hub.tasks.TaskProposal"
+TASK_FEEDBACK = "no.bott.hub.tasks.TaskFeedback"
 FAILSAFE_COMMAND = "no.bott.hub.tasks.FailsafeCommand"
 FAILSAFE_GATE = "no.bott.hub.tasks.FailsafeGate"
 FAILSAFE_INCIDENT = "no.bott.hub.tasks.FailsafeIncident"
@@ -227,6 +229,24 @@ class Pipeline:
                 result: datetime = stamp
                 return result
         return datetime.now(UTC)
+
+    @staticmethod
+    def feedback_event(feedback: Record) -> Record:
+        """The PersonEvent a task decision (TaskFeedback) becomes for the task's person."""
+        return person_event(
+            feedback["person_key"],
+            feedback["institution"],
+            "",
+            action=feedback["action"],
+            exception={
+                "task_id": feedback["task_id"],
+                "reason": feedback.get("reason") or "",
+                "accepted_by": feedback["decided_by"],
+                "accepted_at": feedback["decided_at"],
+                "expires_at": feedback.get("expires_at"),
+            },
+            event_time=feedback["decided_at"],
+        )
 
     def recheck_event(self, state: Record, due: datetime) -> Record:
         """A RECHECK PersonEvent for a stored person whose re-check is due."""

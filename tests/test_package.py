@@ -44,7 +44,7 @@ class TestImport:
             " datadir=Path(tempfile.mkdtemp()));"
             " print(sorted(h.app.agents))"
         )
-        assert out == "['correlate', 'evaluate', 'failsafe', 'reference', 'route']"
+        assert out == "['correlate', 'evaluate', 'failsafe', 'feedback', 'reference', 'route']"
 
 
 class TestCommandLine:

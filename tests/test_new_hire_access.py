@@ -10,6 +10,8 @@ import pytest
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RULES, RuleSettings, new_hire_access
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -23,42 +25,36 @@ EMPLOYEE_ID = "234567"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee record (the fields the rule reads) starting in five days."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Sigrid",
         "last_name": "Bjørnstad",
         "start_date": TODAY + timedelta(days=5),
         "end_date": None,
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def account(
     account_id: str = "acc-1", status: str = "ACTIVE", username: str = "sigridb"
 ) -> dict[str, Any]:
     """An IAM account record (the fields the rule reads)."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": account_id,
-        "source_timestamp": ACCOUNT_STAMP,
-        "iam_person_id": "cer-991",
-        "username": username,
-        "status": status,
-        "external_ids": [{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
-    }
+    return build.account(
+        account_id,
+        ACCOUNT_STAMP,
+        iam_person_id="cer-991",
+        username=username,
+        status=status,
+        external_ids=[{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
+    )
 
 
 def view(employee_record: dict[str, Any] | None, *accounts: dict[str, Any]) -> PersonView:
     """A person view holding the given employee record and accounts."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.IAM_ACCOUNT, a) for a in accounts],
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -66,12 +62,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(new_hire_access.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestRegistry:

@@ -14,7 +14,9 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
 from hub.rules import closed_cost_centre as rule
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
 from tests.factories import DATA
+from tests.rule_builders import only
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 RUN_STAMP = datetime(2026, 10, 12, 5, 0, tzinfo=UTC)
@@ -101,20 +103,16 @@ def result(
 ) -> dict[str, Any]:
     """A payroll result with the given lines (one open line by default)."""
     items = list(lines) or [line()]
-    run = run_id or f"LØNN-{period}"
-    return {
-        "institution": "uio",
-        "source_system": "unit4_payroll_postings",
-        "source_id": f"{EMPLOYEE_ID}/{period}/{run}",
-        "source_timestamp": stamp,
-        "employee_id": EMPLOYEE_ID,
-        "period": period,
-        "run_id": run,
-        "run_type": "regular",
-        "paid_on": paid_on,
-        "lines": items,
-        "total_amount": sum(item["amount"] for item in items),
-    }
+    return build.payroll_result(
+        EMPLOYEE_ID,
+        period,
+        run_id or f"LØNN-{period}",
+        stamp,
+        amount=sum(item["amount"] for item in items),
+        lines=items,
+        paid_on=paid_on,
+        source_system="unit4_payroll_postings",
+    )
 
 
 def employee() -> dict[str, Any]:
@@ -134,9 +132,12 @@ def employee() -> dict[str, Any]:
 
 def view(*results: dict[str, Any], reference: ReferenceData = REFERENCE) -> PersonView:
     """A person view with Ingrid's employee record, the results and the reference data."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee())]
-    records += [(SourceKind.PAYROLL_RESULT, r) for r in results]
-    return dataclasses.replace(PersonView.of(PERSON_KEY, "uio", records), reference=reference)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee()),
+        *[(SourceKind.PAYROLL_RESULT, r) for r in results],
+        key=PERSON_KEY,
+        reference=reference,
+    )
 
 
 def evaluate(
@@ -149,12 +150,6 @@ def evaluate(
 def details(findings: list[Finding]) -> list[str]:
     """The part of each finding's subject after the person key."""
     return [f.subject.removeprefix(f"{PERSON_KEY}/") for f in findings]
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

@@ -15,7 +15,9 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import contract_without_pay as rule
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
 from tests.factories import DATA
+from tests.rule_builders import only
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 OCTOBER_CLOSES = start_of_day(date(2026, 11, 21))  # after the 20th of November, Oslo time
@@ -27,12 +29,7 @@ EMPLOYEE_ID = "567890"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee on an hourly contract for the autumn term 2026."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Nora",
         "last_name": "Berg",
         "employee_group": "1",
@@ -41,25 +38,21 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "end_date": date(2026, 12, 31),
         "additional_positions": [],
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def paid(period: str, amount: float = 4350.0) -> dict[str, Any]:
     """A payroll result paying hourly work for ``period`` on the 12th of the next month."""
     first = date(int(period[:4]), int(period[5:]), 1)
     paid_on = (first + timedelta(days=40)).replace(day=12)
-    return {
-        "institution": "uio",
-        "source_system": "dfo_sap_payroll",
-        "source_id": f"{EMPLOYEE_ID}/{period}/{period}-R1",
-        "source_timestamp": datetime.combine(paid_on, datetime.min.time(), tzinfo=UTC),
-        "employee_id": EMPLOYEE_ID,
-        "period": period,
-        "run_id": f"{period}-R1",
-        "run_type": "regular",
-        "paid_on": paid_on,
-        "lines": [
+    return build.payroll_result(
+        EMPLOYEE_ID,
+        period,
+        f"{period}-R1",
+        datetime.combine(paid_on, datetime.min.time(), tzinfo=UTC),
+        amount=amount,
+        paid_on=paid_on,
+        lines=[
             {
                 "wage_type": "1402",
                 "description": "Timelønn",
@@ -72,15 +65,16 @@ def paid(period: str, amount: float = 4350.0) -> dict[str, Any]:
                 "hourly": True,
             }
         ],
-        "total_amount": amount,
-    }
+    )
 
 
 def view(employee_record: dict[str, Any] | None, *results: dict[str, Any]) -> PersonView:
     """A person view with the employee record (if any) and payroll results."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.PAYROLL_RESULT, r) for r in results]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.PAYROLL_RESULT, r) for r in results],
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -93,12 +87,6 @@ def evaluate(
 def periods(findings: list[Finding]) -> list[str]:
     """The pay periods the findings are about."""
     return [f.subject.rsplit("period:", 1)[1] for f in findings]
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

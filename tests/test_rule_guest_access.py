@@ -11,6 +11,8 @@ from hub.clock import start_of_day
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RuleSettings, guest_access
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE = guest_access.RULE_ID
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -30,25 +32,12 @@ def role(
     kind: str = "guest-researcher",
 ) -> dict[str, Any]:
     """A Greg role (person_role) as the Greg connector maps it."""
-    return {
-        "role_id": role_id,
-        "type": kind,
-        "start_date": start,
-        "end_date": end,
-        "sponsor_id": "233",
-        "org_unit_id": "17",
-        "org_unit_active": True,
-    }
+    return build.greg_role(role_id, start, end, kind)
 
 
 def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """A Greg person who completed registration, with the given roles."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "4711",
-        "source_timestamp": GREG_STAMP,
-        "greg_id": "4711",
+    fields: dict[str, Any] = {
         "first_name": "Ingrid",
         "last_name": "Haugland",
         "birth_date": date(1961, 3, 14),
@@ -68,8 +57,7 @@ def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "roles": list(roles) if roles else [role()],
         "consents": [],
     }
-    record.update(overrides)
-    return record
+    return build.greg_person("4711", GREG_STAMP, **(fields | overrides))
 
 
 def account(
@@ -79,17 +67,15 @@ def account(
     username: str = "ingridha",
 ) -> dict[str, Any]:
     """A Cerebrum account record of the guest."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": account_id,
-        "source_timestamp": ACCOUNT_STAMP,
-        "iam_person_id": "cer-5521",
-        "username": username,
-        "feide_principal_name": f"{username}@uio.no",
-        "status": status,
-        "expires_on": expires_on,
-        "affiliations": [
+    return build.account(
+        account_id,
+        ACCOUNT_STAMP,
+        iam_person_id="cer-5521",
+        username=username,
+        feide_principal_name=f"{username}@uio.no",
+        status=status,
+        expires_on=expires_on,
+        affiliations=[
             {
                 "affiliation": "TILKNYTTET",
                 "status": "gjesteforsker",
@@ -97,21 +83,21 @@ def account(
                 "source_system": "GREG",
             }
         ],
-        "external_ids": [{"id_type": "GREG_PID", "value": "4711"}],
-        "publicly_visible": False,
-    }
+        external_ids=[{"id_type": "GREG_PID", "value": "4711"}],
+        publicly_visible=False,
+    )
 
 
 def view(
     greg_record: dict[str, Any] | None, *accounts: dict[str, Any], tasks: Any = None
 ) -> PersonView:
     """A person view with the Greg record and accounts (and tasks, if given)."""
-    records = [(SourceKind.GREG_PERSON, greg_record)] if greg_record else []
-    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
-    person = PersonView.of(PERSON_KEY, "uio", records)
-    if tasks:
-        person = PersonView(PERSON_KEY, "uio", records=person.records, tasks=tasks)
-    return person
+    return build.person(
+        (SourceKind.GREG_PERSON, greg_record),
+        *[(SourceKind.IAM_ACCOUNT, a) for a in accounts],
+        key=PERSON_KEY,
+        tasks=tasks,
+    )
 
 
 def evaluate(
@@ -119,12 +105,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(guest_access.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestMissingAccount:

@@ -11,6 +11,8 @@ from hub.clock import start_of_day
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RuleSettings, guest_registration
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE = guest_registration.RULE_ID
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -27,15 +29,7 @@ def role(
     end: date | None = date(2027, 1, 31),
 ) -> dict[str, Any]:
     """A Greg role as the Greg connector maps it."""
-    return {
-        "role_id": role_id,
-        "type": "guest-researcher",
-        "start_date": start,
-        "end_date": end,
-        "sponsor_id": "233",
-        "org_unit_id": "17",
-        "org_unit_active": True,
-    }
+    return build.greg_role(role_id, start, end)
 
 
 def identity(
@@ -52,12 +46,7 @@ def identity(
 
 def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """A Greg guest who was invited but has neither registered nor verified an identity."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "5120",
-        "source_timestamp": STAMP,
-        "greg_id": "5120",
+    fields: dict[str, Any] = {
         "first_name": "Lukas",
         "last_name": "Schneider",
         "birth_date": None,
@@ -70,8 +59,7 @@ def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "roles": list(roles) if roles else [role()],
         "consents": [],
     }
-    record.update(overrides)
-    return record
+    return build.greg_person("5120", STAMP, **(fields | overrides))
 
 
 def complete(**overrides: Any) -> dict[str, Any]:
@@ -95,12 +83,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(guest_registration.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestFinding:

@@ -13,6 +13,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import hourly_access
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE_ID = hourly_access.RULE_ID
 NOW = datetime(2026, 8, 12, 10, 0, tzinfo=UTC)  # 12:00 in Oslo
@@ -26,12 +28,7 @@ EMPLOYEE_ID = "412233"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee on an hourly contract that starts in five days."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Jonas",
         "last_name": "Haugen",
         "employee_group": "1",
@@ -40,8 +37,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "start_date": TODAY + timedelta(days=5),
         "end_date": date(2026, 12, 31),
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def account(
@@ -51,31 +47,29 @@ def account(
     feide: str | None = "jonash@uio.no",
 ) -> dict[str, Any]:
     """A Cerebrum account record."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": account_id,
-        "source_timestamp": ACCOUNT_STAMP,
-        "iam_person_id": "53321",
-        "username": username,
-        "feide_principal_name": feide,
-        "status": status,
-        "expires_on": None,
-        "affiliations": [],
-        "external_ids": [{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
-    }
+    return build.account(
+        account_id,
+        ACCOUNT_STAMP,
+        iam_person_id="53321",
+        username=username,
+        feide_principal_name=feide,
+        status=status,
+        expires_on=None,
+        affiliations=[],
+        external_ids=[{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
+    )
 
 
 def view(
     employee_record: dict[str, Any] | None, *accounts: dict[str, Any], tasks: Any = None
 ) -> PersonView:
     """A person view holding the employee record and accounts (and tasks, if given)."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
-    person = PersonView.of(PERSON_KEY, "uio", records)
-    if tasks:
-        person = PersonView(PERSON_KEY, "uio", records=person.records, tasks=tasks)
-    return person
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.IAM_ACCOUNT, a) for a in accounts],
+        key=PERSON_KEY,
+        tasks=tasks,
+    )
 
 
 def evaluate(
@@ -83,12 +77,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(hourly_access.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

@@ -18,6 +18,8 @@ from hub.privacy import mask_identifier, national_id_pseudonym, pseudonym
 from hub.rules import RuleSettings, identity_collision
 from hub.rules.identity_collision import RULE_ID, is_collision
 from hub.topics import TopicCatalog
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -32,29 +34,18 @@ OTHER_NIN = "02027054321"
 
 def employee(number: str = "412399", **overrides: Any) -> dict[str, Any]:
     """A DFØ employee record (the fields the rule reads)."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": number,
-        "source_timestamp": STAMP,
-        "employee_id": number,
+    fields: dict[str, Any] = {
         "first_name": "Ingrid",
         "last_name": "Solberg",
         "start_date": date(2026, 12, 1),
         "end_date": None,
     }
-    record.update(overrides)
-    return record
+    return build.employee(number, STAMP, **(fields | overrides))
 
 
 def guest(**overrides: Any) -> dict[str, Any]:
     """A Greg guest record (the fields the rule reads)."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "2041",
-        "source_timestamp": STAMP,
-        "greg_id": "2041",
+    fields: dict[str, Any] = {
         "first_name": "Lukas",
         "last_name": "Schmidt",
         "roles": [
@@ -66,8 +57,7 @@ def guest(**overrides: Any) -> dict[str, Any]:
             }
         ],
     }
-    record.update(overrides)
-    return record
+    return build.greg_person("2041", STAMP, **(fields | overrides))
 
 
 def dfo_link(**overrides: Any) -> dict[str, Any]:
@@ -111,12 +101,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(identity_collision.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestIsCollision:

@@ -13,6 +13,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import joiner_contact
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE_ID = joiner_contact.RULE_ID
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -26,12 +28,7 @@ EMPLOYEE_ID = "518840"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ joiner starting 2026-01-15 with no private mobile or e-mail."""
-    record: dict[str, Any] = {
-        "institution": "uit",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Aksel",
         "last_name": "Berg",
         "start_date": START,
@@ -39,31 +36,33 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "has_private_mobile": False,
         "has_private_email": False,
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, institution="uit", **(fields | overrides))
 
 
 def account(status: str = "ACTIVE") -> dict[str, Any]:
     """A Felles IAM account of the joiner."""
-    return {
-        "institution": "uit",
-        "source_system": "felles_iam",
-        "source_id": "uhid-4f1c",
-        "source_timestamp": EMPLOYEE_STAMP,
-        "iam_person_id": "uhid-4f1c",
-        "username": "abe042",
-        "feide_principal_name": "abe042@uit.no",
-        "status": status,
-        "affiliations": [],
-        "external_ids": [],
-    }
+    return build.account(
+        "uhid-4f1c",
+        EMPLOYEE_STAMP,
+        institution="uit",
+        source_system="felles_iam",
+        iam_person_id="uhid-4f1c",
+        username="abe042",
+        feide_principal_name="abe042@uit.no",
+        status=status,
+        affiliations=[],
+        external_ids=[],
+    )
 
 
 def view(employee_record: dict[str, Any] | None, *accounts: dict[str, Any]) -> PersonView:
     """A person view holding the employee record and accounts."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
-    return PersonView.of(PERSON_KEY, "uit", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.IAM_ACCOUNT, a) for a in accounts],
+        key=PERSON_KEY,
+        institution="uit",
+    )
 
 
 def evaluate(
@@ -71,12 +70,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(joiner_contact.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

@@ -14,7 +14,9 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import leader_approver as rule
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
 from tests.factories import DATA
+from tests.rule_builders import only
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 22)
@@ -27,12 +29,7 @@ EMPLOYEE_ID = "890123"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee flagged as head of unit (lederflagg), changed on 1 November."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Anne",
         "last_name": "Dahl",
         "start_date": date(2012, 8, 1),
@@ -43,8 +40,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "changed_date": date(2026, 11, 1),
         "additional_positions": [],
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def role(assignment: str = "a-1", **overrides: Any) -> dict[str, Any]:
@@ -68,9 +64,11 @@ def role(assignment: str = "a-1", **overrides: Any) -> dict[str, Any]:
 
 def view(employee_record: dict[str, Any] | None, *roles: dict[str, Any]) -> PersonView:
     """A person view with the employee record (if any) and Unit4 approver roles."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.UNIT4_APPROVER_ROLE, r) for r in roles]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.UNIT4_APPROVER_ROLE, r) for r in roles],
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -78,12 +76,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(rule.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestHeadWithoutRole:

@@ -13,6 +13,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import leaver_access
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE_ID = leaver_access.RULE_ID
 NOW = datetime(2026, 7, 6, 8, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -29,12 +31,7 @@ EMPLOYEE_ID = "287711"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee whose employment ended on 2026-06-30."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Nora",
         "last_name": "Lie",
         "start_date": date(2022, 8, 1),
@@ -42,8 +39,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "end_reason": "10",
         "additional_positions": [],
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def affiliation(
@@ -65,19 +61,17 @@ def account(
     affiliations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Cerebrum account, by default with the ANSATT affiliation DFØ gave."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": account_id,
-        "source_timestamp": ACCOUNT_STAMP,
-        "iam_person_id": "40021",
-        "username": username,
-        "feide_principal_name": f"{username}@uio.no",
-        "status": status,
-        "expires_on": None,
-        "affiliations": [affiliation()] if affiliations is None else affiliations,
-        "external_ids": [{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
-    }
+    return build.account(
+        account_id,
+        ACCOUNT_STAMP,
+        iam_person_id="40021",
+        username=username,
+        feide_principal_name=f"{username}@uio.no",
+        status=status,
+        expires_on=None,
+        affiliations=[affiliation()] if affiliations is None else affiliations,
+        external_ids=[{"id_type": "DFO_PID", "value": EMPLOYEE_ID}],
+    )
 
 
 def iam_person(*affiliations: dict[str, Any]) -> dict[str, Any]:
@@ -139,12 +133,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(leaver_access.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

@@ -14,8 +14,11 @@ from hub.clock import start_of_day
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
 from hub.rules import org_unit_unknown as rule
+from hub.rules.employment import record_time
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
 from tests.factories import DATA
+from tests.rule_builders import only
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 22)
@@ -55,12 +58,7 @@ REFERENCE = ReferenceData(
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee placed in a unit OrgReg does not know."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Per",
         "last_name": "Olsen",
         "start_date": date(2021, 8, 1),
@@ -68,8 +66,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "org_unit_id": NEW,
         "changed_date": None,
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def position(
@@ -102,9 +99,12 @@ def view(
     reference: ReferenceData = REFERENCE,
 ) -> PersonView:
     """A person view with the employee, positions and reference data."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.DFO_POSITION, p) for p in positions]
-    return dataclasses.replace(PersonView.of(PERSON_KEY, "uio", records), reference=reference)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.DFO_POSITION, p) for p in positions],
+        key=PERSON_KEY,
+        reference=reference,
+    )
 
 
 def evaluate(
@@ -112,12 +112,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(rule.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:
@@ -215,7 +209,7 @@ class TestTiming:
         """A fresh fetch of a record DFØ last changed a week ago is reported at once."""
         refetched = employee(source_timestamp=NOW, changed_date=date(2026, 11, 10))
         only(evaluate(view(refetched)))
-        assert rule.record_time(refetched) == start_of_day(date(2026, 11, 11))
+        assert record_time(refetched) == start_of_day(date(2026, 11, 11))
 
     def test_grace_setting_changes_the_outcome(self) -> None:
         """With the grace tuned to 0 minutes a fresh record is reported at once."""

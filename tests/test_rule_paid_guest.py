@@ -12,7 +12,9 @@ from hub.clock import start_of_day
 from hub.errors import ConfigurationError
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
-from hub.rules import RuleSettings, paid_guest
+from hub.rules import RuleSettings, paid_guest, payroll_periods
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE = paid_guest.RULE_ID
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)  # 10:00 in Oslo
@@ -25,12 +27,7 @@ SECRET = "test-secret-not-for-production"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee on an hourly contract from 15 November to the end of June."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "456789",
-        "source_timestamp": STAMP,
-        "employee_id": "456789",
+    fields: dict[str, Any] = {
         "first_name": "Bjørn",
         "last_name": "Aasen",
         "employee_group": "1",
@@ -38,8 +35,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "start_date": date(2026, 11, 15),
         "end_date": date(2027, 6, 30),
     }
-    record.update(overrides)
-    return record
+    return build.employee("456789", STAMP, **(fields | overrides))
 
 
 def guest_employee(**overrides: Any) -> dict[str, Any]:
@@ -61,25 +57,12 @@ def role(
     kind: str = "guest-researcher",
 ) -> dict[str, Any]:
     """A Greg role as the Greg connector maps it."""
-    return {
-        "role_id": role_id,
-        "type": kind,
-        "start_date": start,
-        "end_date": end,
-        "sponsor_id": "233",
-        "org_unit_id": "17",
-        "org_unit_active": True,
-    }
+    return build.greg_role(role_id, start, end, kind)
 
 
 def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     """A registered Greg guest with the given roles."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "3377",
-        "source_timestamp": STAMP,
-        "greg_id": "3377",
+    fields: dict[str, Any] = {
         "first_name": "Bjørn",
         "last_name": "Aasen",
         "birth_date": date(1984, 2, 9),
@@ -88,8 +71,7 @@ def guest(*roles: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "roles": list(roles) if roles else [role()],
         "consents": [],
     }
-    record.update(overrides)
-    return record
+    return build.greg_person("3377", STAMP, **(fields | overrides))
 
 
 def result(
@@ -102,20 +84,16 @@ def result(
     run_type: str = "regular",
 ) -> dict[str, Any]:
     """A payroll result of employee 456789 for one period and run."""
-    run = run_id or f"LK{period}"
-    return {
-        "institution": "uio",
-        "source_system": "dfo_sap_payroll",
-        "source_id": f"456789/{period}/{run}",
-        "source_timestamp": stamp,
-        "employee_id": "456789",
-        "period": period,
-        "run_id": run,
-        "run_type": run_type,
-        "paid_on": paid_on,
-        "lines": [],
-        "total_amount": total,
-    }
+    return build.payroll_result(
+        "456789",
+        period,
+        run_id or f"LK{period}",
+        stamp,
+        amount=total,
+        lines=[],
+        paid_on=paid_on,
+        run_type=run_type,
+    )
 
 
 def view(
@@ -125,16 +103,13 @@ def view(
     tasks: Any = None,
 ) -> PersonView:
     """A person view with the DFØ employee, Greg guest and payroll results given."""
-    records: list[tuple[str, dict[str, Any]]] = []
-    if dfo is not None:
-        records.append((SourceKind.DFO_EMPLOYEE, dfo))
-    if greg is not None:
-        records.append((SourceKind.GREG_PERSON, greg))
-    records += [(SourceKind.PAYROLL_RESULT, r) for r in results]
-    person = PersonView.of(PERSON_KEY, "uio", records)
-    if tasks:
-        person = PersonView(PERSON_KEY, "uio", records=person.records, tasks=tasks)
-    return person
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, dfo),
+        (SourceKind.GREG_PERSON, greg),
+        *[(SourceKind.PAYROLL_RESULT, r) for r in results],
+        key=PERSON_KEY,
+        tasks=tasks,
+    )
 
 
 def evaluate(
@@ -142,12 +117,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(paid_guest.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestCutoff:
@@ -164,7 +133,7 @@ class TestCutoff:
     )
     def test_first_cutoff_on_or_after(self, day: date, cutoff_day: int, expected: date) -> None:
         """The cut-off is the cutoff_day of the month (or its last day), on or after day."""
-        assert paid_guest.cutoff_on_or_after(day, cutoff_day) == expected
+        assert payroll_periods.cutoff_on_or_after(day, cutoff_day) == expected
 
 
 class TestOverlap:

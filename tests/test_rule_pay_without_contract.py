@@ -13,10 +13,12 @@ from hub.errors import ConfigurationError
 from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import pay_without_contract as rule
+from hub.rules import payroll_periods
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
 from tests.factories import DATA
+from tests.rule_builders import NOW, only
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 RUN_STAMP = datetime(2026, 10, 9, 16, 0, tzinfo=UTC)
 EMPLOYEE_STAMP = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 SETTINGS = RuleSettings()
@@ -26,12 +28,7 @@ EMPLOYEE_ID = "456789"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee record whose employment ended on 31 August 2026."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Ola",
         "last_name": "Hansen",
         "employee_group": "1",
@@ -41,8 +38,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "additional_positions": [],
         "national_id_pseudonym": "pn-secret-pseudonym-value",
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def line(amount: float, *, hourly: bool = False, wage_type: str = "1010") -> dict[str, Any]:
@@ -71,27 +67,25 @@ def result(
     hourly: bool = False,
 ) -> dict[str, Any]:
     """A payroll result paying ``amount`` for ``period`` in one line."""
-    run = run_id or f"{period}-R1"
-    return {
-        "institution": "uio",
-        "source_system": "dfo_sap_payroll",
-        "source_id": f"{EMPLOYEE_ID}/{period}/{run}",
-        "source_timestamp": stamp,
-        "employee_id": EMPLOYEE_ID,
-        "period": period,
-        "run_id": run,
-        "run_type": run_type,
-        "paid_on": paid_on,
-        "lines": [line(amount, hourly=hourly)],
-        "total_amount": amount,
-    }
+    return build.payroll_result(
+        EMPLOYEE_ID,
+        period,
+        run_id or f"{period}-R1",
+        stamp,
+        amount=amount,
+        lines=[line(amount, hourly=hourly)],
+        paid_on=paid_on,
+        run_type=run_type,
+    )
 
 
 def view(employee_record: dict[str, Any] | None, *results: dict[str, Any]) -> PersonView:
     """A person view with the employee record (if any) and payroll results."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.PAYROLL_RESULT, r) for r in results]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.PAYROLL_RESULT, r) for r in results],
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -99,12 +93,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(rule.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:
@@ -280,8 +268,8 @@ class TestDueDate:
 
     def test_a_cutoff_day_past_the_month_end_is_the_last_day(self) -> None:
         """A cut-off on the 31st falls on 28 February in February."""
-        assert rule.next_cutoff(date(2027, 2, 5), 31) == date(2027, 2, 28)
-        assert rule.next_cutoff(date(2027, 2, 28), 31) == date(2027, 3, 31)
+        assert payroll_periods.next_cutoff(date(2027, 2, 5), 31) == date(2027, 2, 28)
+        assert payroll_periods.next_cutoff(date(2027, 2, 28), 31) == date(2027, 3, 31)
 
     @pytest.mark.parametrize("bad", [0, 32])
     def test_a_cutoff_day_outside_the_month_is_refused(self, bad: int) -> None:
@@ -402,7 +390,7 @@ class TestExample:
 
     def test_period_helpers(self) -> None:
         """Periods parse to their first and last day; non-periods give None."""
-        assert rule.period_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))
-        assert rule.period_bounds("2026-00") is None
-        assert rule.period_bounds(None) is None
-        assert rule.add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)
+        assert payroll_periods.period_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))
+        assert payroll_periods.period_bounds("2026-00") is None
+        assert payroll_periods.period_bounds(None) is None
+        assert payroll_periods.add_months(date(2026, 1, 1), -1) == date(2025, 12, 1)

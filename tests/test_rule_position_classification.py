@@ -13,6 +13,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import position_classification
 from hub.rules.settings import RuleSettings
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 RULE_ID = position_classification.RULE_ID
 NOW = datetime(2026, 9, 23, 11, 0, tzinfo=UTC)  # 13:00 in Oslo
@@ -28,12 +30,7 @@ POSITION_ID = "30098001"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee (MG 1, MUG 17) starting on 2026-10-01 in position 30098001."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": EMPLOYEE_ID,
-        "source_timestamp": EMPLOYEE_STAMP,
-        "employee_id": EMPLOYEE_ID,
+    fields: dict[str, Any] = {
         "first_name": "Emil",
         "last_name": "Strand",
         "employee_group": "1",
@@ -43,8 +40,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "end_date": None,
         "changed_date": date(2026, 9, 14),
     }
-    record.update(overrides)
-    return record
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
 
 
 def position(
@@ -70,12 +66,12 @@ def view(
     employee_record: dict[str, Any] | None, *positions: dict[str, Any], tasks: Any = None
 ) -> PersonView:
     """A person view holding the employee and positions (and tasks, if given)."""
-    records = [(SourceKind.DFO_EMPLOYEE, employee_record)] if employee_record else []
-    records += [(SourceKind.DFO_POSITION, p) for p in positions]
-    person = PersonView.of(PERSON_KEY, "uio", records)
-    if tasks:
-        person = PersonView(PERSON_KEY, "uio", records=person.records, tasks=tasks)
-    return person
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, employee_record),
+        *[(SourceKind.DFO_POSITION, p) for p in positions],
+        key=PERSON_KEY,
+        tasks=tasks,
+    )
 
 
 def evaluate(
@@ -83,12 +79,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(position_classification.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

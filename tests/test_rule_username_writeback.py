@@ -16,6 +16,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RuleSettings, username_writeback
 from hub.rules.username_writeback import RULE_ID
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -28,18 +30,12 @@ PERSON_KEY = "p-0123456789abcdef01234567"
 
 def employee(external: str | None = "pero", **overrides: Any) -> dict[str, Any]:
     """A DFØ employee whose eksternIdent is ``external``."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "356789",
-        "source_timestamp": HR_STAMP,
-        "employee_id": "356789",
+    fields: dict[str, Any] = {
         "first_name": "Per",
         "last_name": "Olsen",
         "external_username": external,
     }
-    record.update(overrides)
-    return record
+    return build.employee("356789", HR_STAMP, **(fields | overrides))
 
 
 def iam_person(primary: str | None = "perol", **overrides: Any) -> dict[str, Any]:
@@ -63,15 +59,13 @@ def account(
     account_id: str, username: str, status: str = "ACTIVE", stamp: datetime = IAM_STAMP
 ) -> dict[str, Any]:
     """A Cerebrum account."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": account_id,
-        "source_timestamp": stamp,
-        "iam_person_id": "41234",
-        "username": username,
-        "status": status,
-    }
+    return build.account(
+        account_id,
+        stamp,
+        iam_person_id="41234",
+        username=username,
+        status=status,
+    )
 
 
 def view(
@@ -80,11 +74,12 @@ def view(
     *accounts: dict[str, Any],
 ) -> PersonView:
     """A person view from the given records."""
-    records = [(SourceKind.DFO_EMPLOYEE, hr)] if hr is not None else []
-    if person is not None:
-        records.append((SourceKind.IAM_PERSON, person))
-    records += [(SourceKind.IAM_ACCOUNT, a) for a in accounts]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, hr),
+        (SourceKind.IAM_PERSON, person),
+        *[(SourceKind.IAM_ACCOUNT, a) for a in accounts],
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -92,12 +87,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(username_writeback.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

@@ -16,6 +16,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RuleSettings, web_profile_stale
 from hub.rules.web_profile_stale import RULE_ID, phone_digits
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -29,12 +31,7 @@ PAGE = "/personer/adm/usit/olah"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee record with the fields the rule compares."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "412345",
-        "source_timestamp": HR_STAMP,
-        "employee_id": "412345",
+    fields: dict[str, Any] = {
         "first_name": "Ola",
         "last_name": "Hansen",
         "title": "Professor",
@@ -42,8 +39,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "work_phone": "+47 22 85 50 50",
         "service_phone": None,
     }
-    record.update(overrides)
-    return record
+    return build.employee("412345", HR_STAMP, **(fields | overrides))
 
 
 def profile(**overrides: Any) -> dict[str, Any]:
@@ -72,9 +68,11 @@ def profile(**overrides: Any) -> dict[str, Any]:
 
 def view(hr: dict[str, Any] | None, *pages: dict[str, Any]) -> PersonView:
     """A person view with the DFØ record and the pages."""
-    records = [(SourceKind.DFO_EMPLOYEE, hr)] if hr is not None else []
-    records += [(SourceKind.WEB_PROFILE, p) for p in pages]
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, hr),
+        *[(SourceKind.WEB_PROFILE, p) for p in pages],
+        key=PERSON_KEY,
+    )
 
 
 def with_task(person: PersonView, detail: str, state: str = "OPEN") -> PersonView:
@@ -88,12 +86,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(web_profile_stale.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestWhenItFires:

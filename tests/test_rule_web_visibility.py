@@ -16,6 +16,8 @@ from hub.findings import Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules import RuleSettings, web_visibility
 from hub.rules.web_visibility import RULE_ID
+from tests import rule_builders as build
+from tests.rule_builders import only
 
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -33,12 +35,7 @@ LEFT_AT = start_of_day(END + timedelta(days=1)) + timedelta(days=1)
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A current DFØ employee, not reserved."""
-    record: dict[str, Any] = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "398765",
-        "source_timestamp": HR_STAMP,
-        "employee_id": "398765",
+    fields: dict[str, Any] = {
         "first_name": "Nora",
         "last_name": "Berg",
         "start_date": date(2019, 1, 1),
@@ -46,8 +43,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "reserved_from_publication": False,
         "additional_positions": [],
     }
-    record.update(overrides)
-    return record
+    return build.employee("398765", HR_STAMP, **(fields | overrides))
 
 
 def page(**overrides: Any) -> dict[str, Any]:
@@ -118,13 +114,13 @@ def view(
     iam: dict[str, Any] | None = None,
 ) -> PersonView:
     """A person view from the given records."""
-    records = [(SourceKind.DFO_EMPLOYEE, hr)] if hr is not None else []
-    records += [(SourceKind.WEB_PROFILE, p) for p in pages]
-    if greg is not None:
-        records.append((SourceKind.GREG_PERSON, greg))
-    if iam is not None:
-        records.append((SourceKind.IAM_PERSON, iam))
-    return PersonView.of(PERSON_KEY, "uio", records)
+    return build.person(
+        (SourceKind.DFO_EMPLOYEE, hr),
+        *[(SourceKind.WEB_PROFILE, p) for p in pages],
+        (SourceKind.GREG_PERSON, greg),
+        (SourceKind.IAM_PERSON, iam),
+        key=PERSON_KEY,
+    )
 
 
 def evaluate(
@@ -132,12 +128,6 @@ def evaluate(
 ) -> list[Finding]:
     """The rule's findings as a list."""
     return list(web_visibility.evaluate(person, now, settings))
-
-
-def only(findings: list[Finding]) -> Finding:
-    """The single finding, failing the test when there is not exactly one."""
-    assert len(findings) == 1, findings
-    return findings[0]
 
 
 class TestReservedButShown:

@@ -9,7 +9,7 @@ from typing import Any
 
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
-from hub.rules.pay_without_contract import (
+from hub.rules.payroll_periods import (
     day_param,
     next_cutoff,
     nok_en,

@@ -10,18 +10,15 @@ from hub.clock import business_date, start_of_day
 from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
-from hub.rules.employment import is_hourly
-from hub.rules.pay_without_contract import (
+from hub.rules.employment import employed_in, is_hourly
+from hub.rules.pay_without_contract import employment_evidence, payroll_evidence, span_text
+from hub.rules.payroll_periods import (
     add_months,
     day_param,
-    employed_in,
-    employment_evidence,
     month_day,
     next_cutoff,
-    payroll_evidence,
     period_bounds,
     period_label,
-    span_text,
 )
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec

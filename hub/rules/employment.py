@@ -1,5 +1,6 @@
-"""Facts about a person's employment that several rules ask: is it active on a day, is
-it hourly paid, what affiliation does it give in IAM.
+"""Facts about a person's employment that several rules ask: is it active on a day or in
+a span of days, is it hourly paid, what affiliation does it give in IAM, and when DFØ's
+record was last known to change.
 
 The classification follows UiO's published mapping from DFØ to Cerebrum:
 employee group (MG) and subgroup (MUG) 9/90, 9/91, 9/94 give ``TILKNYTTET/ekst_partner``,
@@ -11,16 +12,20 @@ category gives ``ANSATT/tekadm`` (50078118, 50078119) or ``ANSATT/vitenskapelig`
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from hub.clock import start_of_day
 
 __all__ = [
     "AFFILIATION_EARLY_DAYS",
     "HOURLY_SUBGROUPS",
     "active_on",
     "affiliation_of",
+    "employed_in",
     "ended_before",
     "is_hourly",
+    "record_time",
 ]
 
 Record = dict[str, Any]
@@ -52,6 +57,38 @@ def active_on(employee: Record, day: date, *, early_days: int = 0) -> bool:
     if start is None:
         return False
     return start - timedelta(days=early_days) <= day and (end is None or day <= end)
+
+
+def _spans(employee: Record) -> list[tuple[str, date | None, date | None]]:
+    """The employment's main span and its additional positions' spans."""
+    spans: list[tuple[str, date | None, date | None]] = [
+        ("main", employee.get("start_date"), employee.get("end_date"))
+    ]
+    for extra in employee.get("additional_positions") or []:
+        spans.append(
+            (f"position {extra.get('position_id')}", extra.get("start_date"), extra.get("end_date"))
+        )
+    return spans
+
+
+def employed_in(employee: Record, first: date, last: date) -> bool:
+    """Whether the employment or one of its additional positions covers a day in
+    ``first``..``last`` (a span without a start date covers nothing)."""
+    return any(
+        start is not None and start <= last and (end is None or end >= first)
+        for _, start, end in _spans(employee)
+    )
+
+
+def record_time(record: Record) -> datetime:
+    """When DFØ's data was last known to change: the source timestamp, or the end of
+    ``changed_date`` (endretDato) when that is earlier, so that re-fetching an unchanged
+    record does not restart the grace period."""
+    stamp: datetime = record["source_timestamp"]
+    changed: date | None = record.get("changed_date")
+    if changed is None:
+        return stamp
+    return min(stamp, start_of_day(changed + timedelta(days=1)))
 
 
 def ended_before(employee: Record, day: date) -> bool:

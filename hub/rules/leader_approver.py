@@ -9,8 +9,7 @@ from typing import Any
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
-from hub.rules.employment import active_on
-from hub.rules.org_unit_unknown import record_time
+from hub.rules.employment import active_on, record_time
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 

@@ -11,11 +11,11 @@ from hub.clock import business_date, start_of_day
 from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
-from hub.rules.employment import AFFILIATION_EARLY_DAYS, active_on
+from hub.rules.employment import AFFILIATION_EARLY_DAYS, active_on, record_time
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
-__all__ = ["RULE_ID", "SPEC", "evaluate", "evidence", "example", "next_check", "record_time"]
+__all__ = ["RULE_ID", "SPEC", "evaluate", "evidence", "example", "next_check"]
 
 Record = dict[str, Any]
 
@@ -60,17 +60,6 @@ class _Placement:
     end: date | None
     known_at: datetime
     record: Record
-
-
-def record_time(record: Record) -> datetime:
-    """When DFØ's data was last known to change: the source timestamp, or the end of
-    ``changed_date`` (endretDato) when that is earlier, so that re-fetching an unchanged
-    record does not restart the grace period."""
-    stamp: datetime = record["source_timestamp"]
-    changed: date | None = record.get("changed_date")
-    if changed is None:
-        return stamp
-    return min(stamp, start_of_day(changed + timedelta(days=1)))
 
 
 def _placements(view: PersonView) -> list[_Placement]:

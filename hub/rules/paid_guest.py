@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -13,13 +12,13 @@ from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import is_hourly
+from hub.rules.payroll_periods import add_months, cutoff_on_or_after, nok_nb
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
 __all__ = [
     "RULE_ID",
     "SPEC",
-    "cutoff_on_or_after",
     "evaluate",
     "evidence",
     "example",
@@ -74,25 +73,6 @@ def _params(settings: RuleSettings) -> tuple[int, int, frozenset[str]]:
         raise ConfigurationError(f"rule {RULE_ID}: lookback_months must be >= 0, not {lookback}")
     ignored = settings.param(RULE_ID, "ignored_role_types", "")
     return cutoff, lookback, frozenset(t.strip() for t in ignored.split(",") if t.strip())
-
-
-def _cutoff_in(year: int, month: int, day: int) -> date:
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
-
-
-def cutoff_on_or_after(day: date, cutoff_day: int) -> date:
-    """The first payroll cut-off (the ``cutoff_day`` of a month, or its last day in a
-    shorter month) on or after ``day``."""
-    this_month = _cutoff_in(day.year, day.month, cutoff_day)
-    if this_month >= day:
-        return this_month
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return _cutoff_in(year, month, cutoff_day)
-
-
-def _add_months(first: date, months: int) -> date:
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _period_start(period: str) -> date | None:
@@ -157,7 +137,7 @@ def _paid_periods(view: PersonView) -> list[_PaidPeriod]:
         first_day = _period_start(period)
         if first_day is None:
             continue
-        last_day = _add_months(first_day, 1) - timedelta(days=1)
+        last_day = add_months(first_day, 1) - timedelta(days=1)
         if (end is not None and first_day > end) or (start is not None and last_day < start):
             continue
         total = round(sum(float(r.get("total_amount") or 0.0) for r in results), 2)
@@ -240,12 +220,8 @@ def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datet
             moments.append(start_of_day(overlap.end + timedelta(days=1)))
     for paid in _paid_periods(view):
         moments.append(_grace_from(view, paid.stamp) + grace)
-        moments.append(start_of_day(_add_months(paid.first_day, lookback + 1)))
+        moments.append(start_of_day(add_months(paid.first_day, lookback + 1)))
     return min((m for m in moments if m > now), default=None)
-
-
-def _nok_nb(amount: float) -> str:
-    return f"{amount:,.2f}".replace(",", " ").replace(".", ",") + " kr"
 
 
 def _overlap_finding(view: PersonView, overlap: _Overlap, due: date, employee: Record) -> Finding:
@@ -305,13 +281,13 @@ def _period_finding(view: PersonView, paid: _PaidPeriod, due: date, employee: Re
         view,
         due_date=due,
         title_nb=(
-            f"Gjest i SAP har fått lønn: {name}, periode {paid.period}, {_nok_nb(paid.total)}"
+            f"Gjest i SAP har fått lønn: {name}, periode {paid.period}, {nok_nb(paid.total)}"
         ),
         title_en=f"Guest in SAP was paid: {name}, period {paid.period}, NOK {paid.total:,.2f}",
         description_nb=(
             f"{name} (ansattnummer {employee['employee_id']}) er registrert i DFØ i"
             f" medarbeidergruppe {group}, som er for gjester og eksterne, men lønnsresultatet"
-            f" for {paid.period} summerer til {_nok_nb(paid.total)} (utbetalt"
+            f" for {paid.period} summerer til {nok_nb(paid.total)} (utbetalt"
             f" {paid.paid_on.isoformat()})."
         ),
         description_en=(
@@ -353,7 +329,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
             continue
         due = cutoff_on_or_after(overlap.start, cutoff_day)
         findings.append(_overlap_finding(view, overlap, due, employee))
-    window_start = _add_months(today.replace(day=1), -lookback)
+    window_start = add_months(today.replace(day=1), -lookback)
     for paid in _paid_periods(view):
         if paid.first_day < window_start:
             continue

@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.employment import employed_in
+from hub.rules.payroll_periods import (
+    add_months,
+    by_period,
+    day_param,
+    next_cutoff,
+    nok_en,
+    nok_nb,
+    period_label,
+)
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
 __all__ = [
     "RULE_ID",
     "SPEC",
-    "add_months",
-    "by_period",
-    "day_param",
-    "employed_in",
     "employment_evidence",
     "evaluate",
     "evidence",
     "example",
-    "month_day",
     "next_check",
-    "next_cutoff",
-    "nok_en",
-    "nok_nb",
     "payroll_evidence",
-    "period_bounds",
-    "period_label",
     "span_text",
 ]
 
@@ -67,79 +64,7 @@ SPEC = RuleSpec(
     default_grace=timedelta(hours=24),
 )
 
-_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
-
-
-# --- pay periods and cut-offs (also used by the other payroll rules) ---
-
-
-def period_bounds(period: str | None) -> tuple[date, date] | None:
-    """The first and last day of a ``YYYY-MM`` pay period; None when it is not one."""
-    match = _PERIOD.fullmatch((period or "").strip())
-    if match is None:
-        return None
-    year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or year < 1:
-        return None
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
-
-
-def period_label(day: date) -> str:
-    """The ``YYYY-MM`` pay period ``day`` falls in."""
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def add_months(first: date, months: int) -> date:
-    """The first day of the month ``months`` after (or before) ``first``'s month."""
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def month_day(first: date, day: int) -> date:
-    """Day ``day`` of ``first``'s month, or its last day if the month is shorter."""
-    return date(first.year, first.month, min(day, calendar.monthrange(first.year, first.month)[1]))
-
-
-def next_cutoff(after: date, cutoff_day: int) -> date:
-    """The first payroll cut-off (day ``cutoff_day`` of a month) strictly after ``after``."""
-    this_month = month_day(after.replace(day=1), cutoff_day)
-    if this_month > after:
-        return this_month
-    return month_day(add_months(after.replace(day=1), 1), cutoff_day)
-
-
-def day_param(settings: RuleSettings, rule_id: str, name: str, default: int) -> int:
-    """A day-of-month parameter, checked to lie between 1 and 31."""
-    value = settings.param(rule_id, name, default)
-    if not 1 <= value <= 31:
-        raise ConfigurationError(
-            f"rule {rule_id}: parameter {name!r} should be a day of the month, 1-31, not {value}"
-        )
-    return value
-
-
 # --- employment ---
-
-
-def _spans(employee: Record) -> list[tuple[str, date | None, date | None]]:
-    """The employment's main span and its additional positions' spans."""
-    spans: list[tuple[str, date | None, date | None]] = [
-        ("main", employee.get("start_date"), employee.get("end_date"))
-    ]
-    for extra in employee.get("additional_positions") or []:
-        spans.append(
-            (f"position {extra.get('position_id')}", extra.get("start_date"), extra.get("end_date"))
-        )
-    return spans
-
-
-def employed_in(employee: Record, first: date, last: date) -> bool:
-    """Whether the employment or one of its additional positions covers a day in
-    ``first``..``last`` (a span without a start date covers nothing)."""
-    return any(
-        start is not None and start <= last and (end is None or end >= first)
-        for _, start, end in _spans(employee)
-    )
 
 
 def employment_evidence(view: PersonView) -> list[Evidence]:
@@ -186,27 +111,7 @@ def payroll_evidence(results: Iterable[Record]) -> list[Evidence]:
     ]
 
 
-def nok_nb(amount: float) -> str:
-    """An amount as Norwegian text: ``12 345,50 kr``."""
-    return f"{amount:,.2f} kr".replace(",", " ").replace(".", ",")
-
-
-def nok_en(amount: float) -> str:
-    """An amount as English text: ``NOK 12,345.50``."""
-    return f"NOK {amount:,.2f}"
-
-
 # --- the rule ---
-
-
-def by_period(results: Iterable[Record]) -> dict[tuple[date, date], list[Record]]:
-    """Payroll results by their pay period's first and last day (bad periods left out)."""
-    periods: dict[tuple[date, date], list[Record]] = {}
-    for result in results:
-        bounds = period_bounds(result.get("period"))
-        if bounds is not None:
-            periods.setdefault(bounds, []).append(result)
-    return periods
 
 
 def _positive(results: Iterable[Record]) -> list[Record]:

@@ -17,6 +17,7 @@ def dfo_new_hire_body(start_in_days: int = 5, employee_id: str = "00234567") -> 
     person = body["ansatt"][0]
     person["id"] = employee_id
     person["startdato"] = (date.today() + timedelta(days=start_in_days)).isoformat()
+    person["endretDato"] = date.today().isoformat()
     return json.dumps(body).encode()
 
 

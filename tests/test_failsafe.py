@@ -127,6 +127,7 @@ def _hire(n: int, secret: str, fetched: datetime) -> dict[str, Any]:
             "id": str(800000 + n),
             "fnr": f"1505990{n:04d}",
             "startdato": (fetched.date() + timedelta(days=5)).isoformat(),
+            "endretDato": fetched.date().isoformat(),
         }
     )
     return map_employee(body, institution="uio", secret=secret, fetched_at=fetched)

@@ -178,13 +178,33 @@ class TestTheFinding:
     def test_classification(self) -> None:
         """The finding is about the person, P1, owned by IAM, due halfway through the lead."""
         start = TODAY + timedelta(days=3)
-        finding = only(evaluate(view(employee(start_date=start))))
+        registered = TODAY - timedelta(days=30)
+        finding = only(evaluate(view(employee(start_date=start, changed_date=registered))))
         assert finding.rule_id == new_hire_access.RULE_ID
         assert finding.subject == PERSON_KEY
         assert finding.severity is Severity.P1
         assert finding.owner_group == "iam"
         assert finding.due_date == start - timedelta(days=LEAD_DAYS // 2)
         assert finding.display_name == "Sigrid Bjørnstad"
+
+    def test_a_late_registration_is_due_two_days_after_it(self) -> None:
+        """A hire DFØ registered today, starting in 3 days, is due in 2 days, not already
+        overdue; the two days are a setting."""
+        start = TODAY + timedelta(days=3)
+        record = build.employee(
+            EMPLOYEE_ID,
+            NOW,
+            first_name="Sigrid",
+            start_date=start,
+            end_date=None,
+            changed_date=TODAY,
+        )
+        hire = view(record)
+        assert only(evaluate(hire)).due_date == TODAY + timedelta(days=2)
+        slower = RuleSettings.tuned(
+            new_hire_access.RULE_ID, lead_days=LEAD_DAYS, params={"late_registration_days": 3}
+        )
+        assert only(evaluate(hire, settings=slower)).due_date == start
 
     def test_evidence_names_the_dfo_start_date(self) -> None:
         """The evidence carries DFØ's start date with DFØ's source timestamp."""

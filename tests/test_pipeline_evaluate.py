@@ -517,7 +517,8 @@ class TestFixedBugs:
         hired = employee(start=date(2026, 11, 25), end_date=date(2026, 11, 30))
         state, _, _ = fold([upsert(A, hired)])
         assert state is not None
-        ended = pipeline().evaluate(state, pipeline().recheck_event(state, state["next_check"]))
+        after_end = start_of_day(date(2026, 12, 1))
+        ended = pipeline().evaluate(state, pipeline().recheck_event(state, after_end))
         assert kinds(ended.transitions) == [("resolved", NEW_HIRE)]
         late = with_defaults(
             "no.bott.hub.web.Profile",

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
-from hub.rules.employment import is_hourly
+from hub.rules.employment import is_hourly, record_time
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
 __all__ = ["RULE_ID", "SPEC", "due_date", "evaluate", "evidence", "example", "next_check"]
+
+Record = dict[str, Any]
 
 RULE_ID = "access.new_hire_without_account"
 
@@ -32,7 +35,8 @@ SPEC = RuleSpec(
         "Hourly and assignment staff are left to access.hourly_without_feide_account."
         " Appears the lead days before the start date (or at once, if later). Due halfway"
         " from then to the start date, so that the account is ready in time to sign the"
-        " contract before the first day. Resolves when IAM shows an active account, or"
+        " contract before the first day; for a hire registered late, two days after DFØ"
+        " registered it. Resolves when IAM shows an active account, or"
         " the employment ends."
     ),
     default_lead_days=14,
@@ -70,9 +74,15 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     return items
 
 
-def due_date(start: date, settings: RuleSettings) -> date:
-    """Halfway from the day the finding appears (start less the lead days) to the start."""
-    return start - timedelta(days=SPEC.lead_days(settings) // 2)
+def due_date(employee: Record, settings: RuleSettings) -> date:
+    """Halfway from the day the finding appears (start less the lead days) to the start;
+    for a hire HR registered late, ``late_registration_days`` (2) after DFØ registered
+    it, so a task is not overdue the moment it opens."""
+    start: date = employee["start_date"]
+    halfway = start - timedelta(days=SPEC.lead_days(settings) // 2)
+    grace = settings.param(RULE_ID, "late_registration_days", 2)
+    registered = business_date(record_time(employee)) + timedelta(days=grace)
+    return max(halfway, registered)
 
 
 def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
@@ -109,7 +119,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     return [
         SPEC.finding(
             view,
-            due_date=due_date(start, settings),
+            due_date=due_date(employee, settings),
             title_nb=f"Nytilsatt uten brukerkonto: {name} starter {start.isoformat()}",
             title_en=f"New hire without an account: {name} starts {start.isoformat()}",
             description_nb=(

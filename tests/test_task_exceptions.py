@@ -67,6 +67,15 @@ def exception(task_id: str, expires: datetime | None) -> dict[str, Any]:
     }
 
 
+def decision(
+    action: str, task_id: str, expires: datetime | None = None, at: datetime = T0
+) -> dict[str, Any]:
+    """A SUPPRESS or UNSUPPRESS event for the person's task."""
+    return person_event(
+        "p-7", "uio", "", action=action, exception=exception(task_id, expires), event_time=at
+    )
+
+
 def opened() -> tuple[Pipeline, dict[str, Any], dict[str, Any]]:
     hub = pipeline()
     result = hub.evaluate(None, hire())
@@ -100,14 +109,7 @@ class TestExceptions:
         hub, state, task = opened()
         state = hub.evaluate(
             state,
-            person_event(
-                "p-7",
-                "uio",
-                "",
-                action="SUPPRESS",
-                exception=exception(task["task_id"], None),
-                event_time=T0,
-            ),
+            decision("SUPPRESS", task["task_id"]),
         ).state
         again = hub.evaluate(state, hire())
         assert again.transitions == []
@@ -118,14 +120,7 @@ class TestExceptions:
         expires = T0 + timedelta(days=2)
         state = hub.evaluate(
             state,
-            person_event(
-                "p-7",
-                "uio",
-                "",
-                action="SUPPRESS",
-                exception=exception(task["task_id"], expires),
-                event_time=T0,
-            ),
+            decision("SUPPRESS", task["task_id"], expires),
         ).state
         assert state is not None
         assert state["next_check"] == expires
@@ -140,24 +135,14 @@ class TestExceptions:
         hub, state, task = opened()
         state = hub.evaluate(
             state,
-            person_event(
-                "p-7",
-                "uio",
-                "",
-                action="SUPPRESS",
-                exception=exception(task["task_id"], None),
-                event_time=T0,
-            ),
+            decision("SUPPRESS", task["task_id"]),
         ).state
         result = hub.evaluate(
             state,
-            person_event(
-                "p-7",
-                "uio",
-                "",
-                action="UNSUPPRESS",
-                exception=exception(task["task_id"], None),
-                event_time=T0 + timedelta(hours=2),
+            decision(
+                "UNSUPPRESS",
+                task["task_id"],
+                at=T0 + timedelta(hours=2),
             ),
         )
         assert [t.kind for t in result.transitions] == ["reopened"]
@@ -167,14 +152,7 @@ class TestExceptions:
         hub, state, task = opened()
         state = hub.evaluate(
             state,
-            person_event(
-                "p-7",
-                "uio",
-                "",
-                action="SUPPRESS",
-                exception=exception(task["task_id"], None),
-                event_time=T0,
-            ),
+            decision("SUPPRESS", task["task_id"]),
         ).state
         account = {
             "institution": "uio",

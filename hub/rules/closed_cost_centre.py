@@ -9,6 +9,7 @@ from typing import Any
 
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
+from hub.rules.examples import dfo_employee
 from hub.rules.payroll_periods import (
     day_param,
     next_cutoff,
@@ -297,19 +298,16 @@ def example() -> tuple[PersonView, datetime]:
     """Ingrid Lie's October salary was charged to a cost centre closed in the summer merger."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     stamp = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "678901",
-        "source_timestamp": stamp,
-        "employee_id": "678901",
-        "first_name": "Ingrid",
-        "last_name": "Lie",
-        "start_date": date(2018, 1, 1),
-        "end_date": None,
-        "org_unit_id": "50001450",
-        "cost_centre": "145000",
-    }
+    employee = dfo_employee(
+        "678901",
+        "Ingrid",
+        "Lie",
+        stamp,
+        start_date=date(2018, 1, 1),
+        end_date=None,
+        org_unit_id="50001450",
+        cost_centre="145000",
+    )
     result = {
         "institution": "uio",
         "source_system": "unit4_payroll_postings",

@@ -11,6 +11,7 @@ from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import employed_in, is_hourly
+from hub.rules.examples import dfo_employee
 from hub.rules.pay_without_contract import employment_evidence, payroll_evidence, span_text
 from hub.rules.payroll_periods import (
     add_months,
@@ -185,20 +186,17 @@ def _finding(view: PersonView, employee: Record, period: str, closed: date, due:
 def example() -> tuple[PersonView, datetime]:
     """Nora Berg's teaching assistant contract ran all autumn; nothing was paid for September."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "567890",
-        "source_timestamp": datetime(2026, 8, 3, 7, 0, tzinfo=UTC),
-        "employee_id": "567890",
-        "first_name": "Nora",
-        "last_name": "Berg",
-        "employee_group": "1",
-        "employee_subgroup": "timelønnet",
-        "start_date": date(2026, 8, 15),
-        "end_date": date(2026, 12, 31),
-        "additional_positions": [],
-    }
+    employee = dfo_employee(
+        "567890",
+        "Nora",
+        "Berg",
+        datetime(2026, 8, 3, 7, 0, tzinfo=UTC),
+        employee_group="1",
+        employee_subgroup="timelønnet",
+        start_date=date(2026, 8, 15),
+        end_date=date(2026, 12, 31),
+        additional_positions=[],
+    )
 
     def paid(period: str, amount: float, paid_on: date) -> Record:
         return {

@@ -9,6 +9,8 @@ from typing import Any
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.examples import greg_person
+from hub.rules.guests import registration_evidence
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -83,15 +85,7 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     items: list[Evidence] = []
     for guest in sorted(view.greg_persons, key=lambda g: g["greg_id"]):
         stamp = guest["source_timestamp"]
-        completed = guest.get("registration_completed")
-        items.append(
-            Evidence(
-                "greg",
-                "registration_completed",
-                completed.isoformat() if completed is not None else "not completed",
-                stamp,
-            )
-        )
+        items.append(registration_evidence(guest))
         items.append(
             Evidence(
                 "greg",
@@ -265,20 +259,17 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Ingrid Haugland, guest researcher from 1 November, still has no account."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    guest = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "4711",
-        "source_timestamp": datetime(2026, 10, 20, 9, 12, tzinfo=UTC),
-        "greg_id": "4711",
-        "first_name": "Ingrid",
-        "last_name": "Haugland",
-        "birth_date": date(1961, 3, 14),
-        "registration_completed": datetime(2026, 10, 20, 9, 12, tzinfo=UTC),
-        "identities": [
+    guest = greg_person(
+        "4711",
+        "Ingrid",
+        "Haugland",
+        datetime(2026, 10, 20, 9, 12, tzinfo=UTC),
+        birth_date=date(1961, 3, 14),
+        registration_completed=datetime(2026, 10, 20, 9, 12, tzinfo=UTC),
+        identities=[
             {"type": "passport_number", "verified": "manual", "verified_at": None, "invalid": False}
         ],
-        "roles": [
+        roles=[
             {
                 "role_id": "812",
                 "type": "guest-researcher",
@@ -289,6 +280,6 @@ def example() -> tuple[PersonView, datetime]:
                 "org_unit_active": True,
             }
         ],
-        "consents": [],
-    }
+        consents=[],
+    )
     return PersonView.of("p-ingrid", "uio", [(SourceKind.GREG_PERSON, guest)]), now

@@ -9,6 +9,8 @@ from typing import Any
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.examples import greg_person
+from hub.rules.guests import registration_evidence
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -77,15 +79,7 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     items: list[Evidence] = []
     for guest in sorted(view.greg_persons, key=lambda g: g["greg_id"]):
         stamp = guest["source_timestamp"]
-        completed = guest.get("registration_completed")
-        items.append(
-            Evidence(
-                "greg",
-                "registration_completed",
-                completed.isoformat() if completed is not None else "not completed",
-                stamp,
-            )
-        )
+        items.append(registration_evidence(guest))
         identities = guest.get("identities") or []
         for identity in sorted(identities, key=lambda i: str(i.get("type"))):
             state = identity.get("verified") or "unverified"
@@ -198,20 +192,17 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Lukas Schneider's guest role began three weeks ago; he never finished registering."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    guest = {
-        "institution": "uio",
-        "source_system": "greg",
-        "source_id": "5120",
-        "source_timestamp": datetime(2026, 10, 14, 13, 5, tzinfo=UTC),
-        "greg_id": "5120",
-        "first_name": "Lukas",
-        "last_name": "Schneider",
-        "birth_date": None,
-        "registration_completed": None,
-        "identities": [
+    guest = greg_person(
+        "5120",
+        "Lukas",
+        "Schneider",
+        datetime(2026, 10, 14, 13, 5, tzinfo=UTC),
+        birth_date=None,
+        registration_completed=None,
+        identities=[
             {"type": "private_mobile", "verified": None, "verified_at": None, "invalid": False}
         ],
-        "roles": [
+        roles=[
             {
                 "role_id": "930",
                 "type": "guest-researcher",
@@ -222,6 +213,6 @@ def example() -> tuple[PersonView, datetime]:
                 "org_unit_active": True,
             }
         ],
-        "consents": [],
-    }
+        consents=[],
+    )
     return PersonView.of("p-lukas", "uio", [(SourceKind.GREG_PERSON, guest)]), now

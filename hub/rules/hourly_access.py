@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import is_hourly
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -198,20 +199,17 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Jonas Haugen grades exams from Monday; his account from last term is disabled."""
     now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    worker = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "512345",
-        "source_timestamp": datetime(2026, 11, 20, 7, 30, tzinfo=UTC),
-        "employee_id": "512345",
-        "first_name": "Jonas",
-        "last_name": "Haugen",
-        "employee_group": "1",
-        "employee_subgroup": "timelønnet",
-        "start_date": date(2026, 11, 30),
-        "end_date": date(2026, 12, 31),
-        "changed_date": date(2026, 11, 20),
-    }
+    worker = dfo_employee(
+        "512345",
+        "Jonas",
+        "Haugen",
+        datetime(2026, 11, 20, 7, 30, tzinfo=UTC),
+        employee_group="1",
+        employee_subgroup="timelønnet",
+        start_date=date(2026, 11, 30),
+        end_date=date(2026, 12, 31),
+        changed_date=date(2026, 11, 20),
+    )
     account = {
         "institution": "uio",
         "source_system": "cerebrum",

@@ -9,6 +9,7 @@ from typing import Any
 from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import LinkedRecord, PersonView, SourceKind
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -327,17 +328,14 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """DFØ employee 412399 carries the national ID of employee 398765."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "412399",
-        "source_timestamp": now - timedelta(hours=1),
-        "employee_id": "412399",
-        "first_name": "Ingrid",
-        "last_name": "Solberg",
-        "start_date": date(2026, 12, 1),
-        "end_date": None,
-    }
+    employee = dfo_employee(
+        "412399",
+        "Ingrid",
+        "Solberg",
+        now - timedelta(hours=1),
+        start_date=date(2026, 12, 1),
+        end_date=None,
+    )
     linked = LinkedRecord(
         "source.dfo.employee/412399",
         SourceKind.DFO_EMPLOYEE,

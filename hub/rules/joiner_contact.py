@@ -9,6 +9,7 @@ from typing import Any
 from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -166,17 +167,15 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Aksel Berg starts in ten days; DFØ has no private mobile or e-mail for him."""
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    hire = {
-        "institution": "uit",
-        "source_system": "dfo_sap",
-        "source_id": "518840",
-        "source_timestamp": datetime(2026, 1, 2, 12, 0, tzinfo=UTC),
-        "employee_id": "518840",
-        "first_name": "Aksel",
-        "last_name": "Berg",
-        "start_date": date(2026, 1, 15),
-        "end_date": None,
-        "has_private_mobile": False,
-        "has_private_email": False,
-    }
+    hire = dfo_employee(
+        "518840",
+        "Aksel",
+        "Berg",
+        datetime(2026, 1, 2, 12, 0, tzinfo=UTC),
+        institution="uit",
+        start_date=date(2026, 1, 15),
+        end_date=None,
+        has_private_mobile=False,
+        has_private_email=False,
+    )
     return PersonView.of("p-aksel", "uit", [(SourceKind.DFO_EMPLOYEE, hire)]), now

@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import active_on, record_time
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -261,22 +262,19 @@ def _kept_role(view: PersonView, employee: Record, role: Record, due: date) -> F
 def example() -> tuple[PersonView, datetime]:
     """Anne Dahl became head of department in November; Unit4 still has no BDM role for her."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "890123",
-        "source_timestamp": datetime(2026, 11, 2, 7, 0, tzinfo=UTC),
-        "employee_id": "890123",
-        "first_name": "Anne",
-        "last_name": "Dahl",
-        "start_date": date(2012, 8, 1),
-        "end_date": None,
-        "head_of_unit": True,
-        "org_unit_id": "50001430",
-        "cost_centre": "143000",
-        "changed_date": date(2026, 11, 1),
-        "additional_positions": [],
-    }
+    employee = dfo_employee(
+        "890123",
+        "Anne",
+        "Dahl",
+        datetime(2026, 11, 2, 7, 0, tzinfo=UTC),
+        start_date=date(2012, 8, 1),
+        end_date=None,
+        head_of_unit=True,
+        org_unit_id="50001430",
+        cost_centre="143000",
+        changed_date=date(2026, 11, 1),
+        additional_positions=[],
+    )
     role = {
         "institution": "uio",
         "source_system": "unit4",

@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import AFFILIATION_EARLY_DAYS, active_on
+from hub.rules.examples import dfo_employee, iam_account
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -276,29 +277,24 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Nora Lie left at the end of June; her account is still active in July."""
     now = datetime(2026, 7, 6, 8, 0, tzinfo=UTC)
-    leaver = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "287711",
-        "source_timestamp": datetime(2026, 6, 20, 9, 0, tzinfo=UTC),
-        "employee_id": "287711",
-        "first_name": "Nora",
-        "last_name": "Lie",
-        "start_date": date(2022, 8, 1),
-        "end_date": date(2026, 6, 30),
-        "end_reason": "10",
-        "additional_positions": [],
-    }
-    account = {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": "70144",
-        "source_timestamp": datetime(2026, 7, 5, 2, 0, tzinfo=UTC),
-        "iam_person_id": "40021",
-        "username": "noral",
-        "feide_principal_name": "noral@uio.no",
-        "status": "ACTIVE",
-        "affiliations": [
+    leaver = dfo_employee(
+        "287711",
+        "Nora",
+        "Lie",
+        datetime(2026, 6, 20, 9, 0, tzinfo=UTC),
+        start_date=date(2022, 8, 1),
+        end_date=date(2026, 6, 30),
+        end_reason="10",
+        additional_positions=[],
+    )
+    account = iam_account(
+        "70144",
+        "40021",
+        datetime(2026, 7, 5, 2, 0, tzinfo=UTC),
+        username="noral",
+        feide_principal_name="noral@uio.no",
+        status="ACTIVE",
+        affiliations=[
             {
                 "affiliation": "ANSATT",
                 "status": "tekadm",
@@ -306,8 +302,8 @@ def example() -> tuple[PersonView, datetime]:
                 "source_system": "DFO_SAP",
             }
         ],
-        "external_ids": [{"id_type": "DFO_PID", "value": "287711"}],
-    }
+        external_ids=[{"id_type": "DFO_PID", "value": "287711"}],
+    )
     view = PersonView.of(
         "p-nora", "uio", [(SourceKind.DFO_EMPLOYEE, leaver), (SourceKind.IAM_ACCOUNT, account)]
     )

@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import is_hourly, record_time
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -150,14 +151,7 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Kari Nordmann starts in a week; IAM has no account for her."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    hire = {
-        "institution": "uio",
-        "source_id": "345678",
-        "employee_id": "345678",
-        "first_name": "Kari",
-        "last_name": "Nordmann",
-        "start_date": date(2026, 11, 29),
-        "end_date": None,
-        "source_timestamp": now,
-    }
+    hire = dfo_employee(
+        "345678", "Kari", "Nordmann", now, start_date=date(2026, 11, 29), end_date=None
+    )
     return PersonView.of("p-kari", "uio", [(SourceKind.DFO_EMPLOYEE, hire)]), now

@@ -12,6 +12,7 @@ from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, ReferenceData, SourceKind
 from hub.rules.employment import AFFILIATION_EARLY_DAYS, active_on, record_time
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -270,19 +271,16 @@ def _finding(
 def example() -> tuple[PersonView, datetime]:
     """Per Olsen's new research group exists in DFØ but has not reached OrgReg."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "789012",
-        "source_timestamp": datetime(2026, 11, 18, 9, 30, tzinfo=UTC),
-        "employee_id": "789012",
-        "first_name": "Per",
-        "last_name": "Olsen",
-        "start_date": date(2021, 8, 1),
-        "end_date": None,
-        "org_unit_id": "50001488",
-        "changed_date": date(2026, 11, 18),
-    }
+    employee = dfo_employee(
+        "789012",
+        "Per",
+        "Olsen",
+        datetime(2026, 11, 18, 9, 30, tzinfo=UTC),
+        start_date=date(2021, 8, 1),
+        end_date=None,
+        org_unit_id="50001488",
+        changed_date=date(2026, 11, 18),
+    )
     orgreg = {
         "institution": "uio",
         "source_system": "orgreg",

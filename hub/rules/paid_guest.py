@@ -12,6 +12,7 @@ from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import is_hourly
+from hub.rules.examples import dfo_employee
 from hub.rules.payroll_periods import add_months, cutoff_on_or_after, nok_nb
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
@@ -345,19 +346,16 @@ def example() -> tuple[PersonView, datetime]:
     """Guest researcher Bjørn Aasen got an hourly contract in DFØ that overlaps his Greg role."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     stamp = datetime(2026, 11, 18, 7, 30, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "456789",
-        "source_timestamp": stamp,
-        "employee_id": "456789",
-        "first_name": "Bjørn",
-        "last_name": "Aasen",
-        "employee_group": "1",
-        "employee_subgroup": "timelønnet",
-        "start_date": date(2026, 11, 15),
-        "end_date": date(2027, 6, 30),
-    }
+    employee = dfo_employee(
+        "456789",
+        "Bjørn",
+        "Aasen",
+        stamp,
+        employee_group="1",
+        employee_subgroup="timelønnet",
+        start_date=date(2026, 11, 15),
+        end_date=date(2027, 6, 30),
+    )
     guest = {
         "institution": "uio",
         "source_system": "greg",

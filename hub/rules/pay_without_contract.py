@@ -9,6 +9,7 @@ from typing import Any
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import employed_in
+from hub.rules.examples import dfo_employee
 from hub.rules.payroll_periods import (
     add_months,
     by_period,
@@ -241,20 +242,17 @@ def span_text(employee: Record, language: str) -> str:
 def example() -> tuple[PersonView, datetime]:
     """Ola Hansen's employment ended in August; October's run still paid his salary."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "456789",
-        "source_timestamp": datetime(2026, 9, 2, 7, 0, tzinfo=UTC),
-        "employee_id": "456789",
-        "first_name": "Ola",
-        "last_name": "Hansen",
-        "employee_group": "1",
-        "employee_subgroup": "17",
-        "start_date": date(2019, 3, 1),
-        "end_date": date(2026, 8, 31),
-        "additional_positions": [],
-    }
+    employee = dfo_employee(
+        "456789",
+        "Ola",
+        "Hansen",
+        datetime(2026, 9, 2, 7, 0, tzinfo=UTC),
+        employee_group="1",
+        employee_subgroup="17",
+        start_date=date(2019, 3, 1),
+        end_date=date(2026, 8, 31),
+        additional_positions=[],
+    )
     result = {
         "institution": "uio",
         "source_system": "dfo_sap_payroll",

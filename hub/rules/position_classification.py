@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import AFFILIATION_EARLY_DAYS, active_on, affiliation_of
+from hub.rules.examples import dfo_employee, dfo_position
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -217,33 +218,27 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Emil Strand starts next week in a position whose only category is unmapped."""
     now = datetime(2026, 9, 23, 11, 0, tzinfo=UTC)
-    hire = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "356120",
-        "source_timestamp": datetime(2026, 9, 21, 14, 0, tzinfo=UTC),
-        "employee_id": "356120",
-        "first_name": "Emil",
-        "last_name": "Strand",
-        "employee_group": "1",
-        "employee_subgroup": "17",
-        "main_position_id": "30098001",
-        "start_date": date(2026, 10, 1),
-        "end_date": None,
-        "changed_date": date(2026, 9, 21),
-    }
-    position = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "30098001",
-        "source_timestamp": datetime(2026, 9, 21, 14, 1, tzinfo=UTC),
-        "position_id": "30098001",
-        "position_code": "20001434",
-        "title": "Rådgiver",
-        "org_unit_id": "50001300",
-        "holders": [{"employee_id": "356120", "start_date": date(2026, 10, 1), "end_date": None}],
-        "categories": [{"category_id": "50078199", "name": "Ukjent kategori"}],
-    }
+    hire = dfo_employee(
+        "356120",
+        "Emil",
+        "Strand",
+        datetime(2026, 9, 21, 14, 0, tzinfo=UTC),
+        employee_group="1",
+        employee_subgroup="17",
+        main_position_id="30098001",
+        start_date=date(2026, 10, 1),
+        end_date=None,
+        changed_date=date(2026, 9, 21),
+    )
+    position = dfo_position(
+        "30098001",
+        datetime(2026, 9, 21, 14, 1, tzinfo=UTC),
+        position_code="20001434",
+        title="Rådgiver",
+        org_unit_id="50001300",
+        holders=[{"employee_id": "356120", "start_date": date(2026, 10, 1), "end_date": None}],
+        categories=[{"category_id": "50078199", "name": "Ukjent kategori"}],
+    )
     view = PersonView.of(
         "p-emil", "uio", [(SourceKind.DFO_EMPLOYEE, hire), (SourceKind.DFO_POSITION, position)]
     )

@@ -9,6 +9,7 @@ from typing import Any
 from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -245,16 +246,13 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """DFØ still holds Per Olsen's old username after IAM gave him a new one."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "356789",
-        "source_timestamp": now - timedelta(days=3),
-        "employee_id": "356789",
-        "first_name": "Per",
-        "last_name": "Olsen",
-        "external_username": "pero",
-    }
+    employee = dfo_employee(
+        "356789",
+        "Per",
+        "Olsen",
+        now - timedelta(days=3),
+        external_username="pero",
+    )
     person = {
         "institution": "uio",
         "source_system": "cerebrum",

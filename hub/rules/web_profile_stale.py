@@ -11,6 +11,7 @@ from typing import Any
 from hub.clock import business_date
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -313,18 +314,15 @@ def example() -> tuple[PersonView, datetime]:
     """Ola Hansen became professor; his page still shows the title taken before."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     hr_stamp = now - timedelta(days=2)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "412345",
-        "source_timestamp": hr_stamp,
-        "employee_id": "412345",
-        "first_name": "Ola",
-        "last_name": "Hansen",
-        "title": "Professor",
-        "org_unit_id": "50001234",
-        "work_phone": "+47 22 85 50 50",
-    }
+    employee = dfo_employee(
+        "412345",
+        "Ola",
+        "Hansen",
+        hr_stamp,
+        title="Professor",
+        org_unit_id="50001234",
+        work_phone="+47 22 85 50 50",
+    )
     profile = {
         "institution": "uio",
         "source_system": "vortex",

@@ -10,6 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
 from hub.rules.employment import active_on
+from hub.rules.examples import dfo_employee
 from hub.rules.settings import RuleSettings
 from hub.rules.spec import RuleSpec
 
@@ -421,18 +422,15 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
 def example() -> tuple[PersonView, datetime]:
     """Nora Berg is reserved from publication in DFØ, but her page is public."""
     now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-    employee = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "398765",
-        "source_timestamp": now - timedelta(days=1),
-        "employee_id": "398765",
-        "first_name": "Nora",
-        "last_name": "Berg",
-        "start_date": date(2019, 1, 1),
-        "end_date": None,
-        "reserved_from_publication": True,
-    }
+    employee = dfo_employee(
+        "398765",
+        "Nora",
+        "Berg",
+        now - timedelta(days=1),
+        start_date=date(2019, 1, 1),
+        end_date=None,
+        reserved_from_publication=True,
+    )
     profile = {
         "institution": "uio",
         "source_system": "vortex",

@@ -126,8 +126,8 @@ class TestDeadLetters:
         assert "wrong type" in errors["wrong type"]
         assert len(errors["hostile length"]) < 400, "errors stay short and readable"
         assert SAMPLE_FNR not in log, "the national ID never reaches the worker's log"
-        (task,) = TaskView.of(seen, tasks).latest.values()
-        assert task["rule_id"] == "access.new_hire_without_account"
+        rules = {t["rule_id"] for t in TaskView.of(seen, tasks).latest.values()}
+        assert "access.new_hire_without_account" in rules, "the good record still counts"
 
     async def test_connector_dead_letters_unmappable_dfo_bodies(
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str

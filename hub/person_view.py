@@ -82,6 +82,10 @@ class ReferenceData:
     orgreg_units: Mapping[str, Record] = field(default_factory=dict)
     orgreg_by_dfo_id: Mapping[str, Record] | None = None  # an index, where one is kept
 
+    def has_orgreg(self) -> bool:
+        """Whether any OrgReg unit is loaded (rules stay silent until one is)."""
+        return bool(self.orgreg_units) or bool(self.orgreg_by_dfo_id)
+
     def orgreg_for_dfo(self, dfo_org_id: str) -> Record | None:
         """The OrgReg unit whose external key ``dfo_sap/dfo_org_id`` is ``dfo_org_id``."""
         if self.orgreg_by_dfo_id is not None:

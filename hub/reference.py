@@ -55,6 +55,10 @@ class _Prefixed(Mapping[str, Record]):
     def __len__(self) -> int:
         return sum(1 for k in list(self.table) if k.startswith(self.prefix))
 
+    def __bool__(self) -> bool:
+        # Rules ask "is any loaded?" on every evaluation: stop at the first match.
+        return any(k.startswith(self.prefix) for k in self.table)
+
 
 def reference_data(table: MutableMapping[bytes, Any]) -> ReferenceData:
     """A live view of the reference table for the rules."""

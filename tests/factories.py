@@ -51,3 +51,31 @@ def iam_account(
         "external_ids": [{"id_type": "DFO_PID", "value": employee_id}],
         "publicly_visible": True,
     }
+
+
+def dfo_hire_event(start: date, stamp: datetime, institution: str = "uio") -> dict[str, Any]:
+    """A PersonEvent carrying Ola Nordmann's DFØ employee record (employee 7, person
+    ``p-7``), starting on ``start``, as correlation sends it to his person."""
+    from hub.person_event import person_event  # noqa: PLC0415
+
+    record = {
+        "institution": institution,
+        "source_system": "dfo_sap",
+        "source_id": "7",
+        "employee_id": "7",
+        "source_timestamp": stamp,
+        "first_name": "Ola",
+        "last_name": "Nordmann",
+        "start_date": start,
+        "end_date": None,
+        "passports": [],
+        "additional_positions": [],
+    }
+    return person_event(
+        "p-7",
+        institution,
+        "source.dfo.employee",
+        record=record,
+        record_ref="source.dfo.employee/7",
+        event_time=stamp,
+    )

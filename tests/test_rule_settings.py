@@ -13,11 +13,11 @@ from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.clock import start_of_day
 from hub.errors import ConfigurationError
-from hub.person_event import person_event
 from hub.pipeline import Pipeline
 from hub.rules import RULES, RuleSettings, rule_by_id
 from hub.rules.settings import INSTITUTIONS, load_institution_settings
 from hub.topics import TopicCatalog
+from tests.factories import dfo_hire_event
 
 NEW_HIRE = "access.new_hire_without_account"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -44,34 +44,10 @@ def pipeline(settings: dict[str, RuleSettings] | RuleSettings) -> Pipeline:
     )
 
 
-def hire_event(institution: str = "uio") -> dict[str, Any]:
-    record = {
-        "institution": institution,
-        "source_system": "dfo_sap",
-        "source_id": "7",
-        "employee_id": "7",
-        "source_timestamp": T0,
-        "first_name": "Ola",
-        "last_name": "Nordmann",
-        "start_date": START,
-        "end_date": None,
-        "passports": [],
-        "additional_positions": [],
-    }
-    return person_event(
-        "p-7",
-        institution,
-        "source.dfo.employee",
-        record=record,
-        record_ref="source.dfo.employee/7",
-        event_time=T0,
-    )
-
-
 def open_task(settings: RuleSettings) -> dict[str, Any]:
     """Run a hire and its re-check; return the task that opens."""
     hub = pipeline(settings)
-    first = hub.evaluate(None, hire_event())
+    first = hub.evaluate(None, dfo_hire_event(START, T0))
     assert first.transitions == [], "nothing yet: the start is weeks away"
     assert first.state is not None
     due = first.state["next_check"]
@@ -127,7 +103,7 @@ class TestLeadDays:
         settings = load_institution_settings(RULE_IDS)
         hub = pipeline(settings)
         moments = {
-            inst: hub.evaluate(None, hire_event(inst)).state["next_check"]  # type: ignore[index]
+            inst: hub.evaluate(None, dfo_hire_event(START, T0, inst)).state["next_check"]  # type: ignore[index]
             for inst in ("ntnu", "uio")
         }
         assert moments["ntnu"] == start_of_day(START - timedelta(days=21))
@@ -138,14 +114,14 @@ class TestEnabledAndPreview:
     def test_a_disabled_rule_finds_nothing(self) -> None:
         """With the rule off, no task opens even when the mismatch is there."""
         hub = pipeline(RuleSettings.tuned(NEW_HIRE, enabled=False, lead_days=60))
-        result = hub.evaluate(None, hire_event())
+        result = hub.evaluate(None, dfo_hire_event(START, T0))
         assert result.transitions == []
         assert result.previews == []
 
     def test_a_rule_in_preview_reports_instead_of_opening_tasks(self) -> None:
         """In preview, the would-be task goes to the preview list and no task opens."""
         hub = pipeline(RuleSettings.tuned(NEW_HIRE, preview=True, lead_days=60))
-        result = hub.evaluate(None, hire_event())
+        result = hub.evaluate(None, dfo_hire_event(START, T0))
         assert result.transitions == []
         (preview,) = result.previews
         assert preview["state"] == "PREVIEW"
@@ -156,7 +132,7 @@ class TestEnabledAndPreview:
     async def test_a_preview_encodes_as_a_task_record(self) -> None:
         """The preview record is a valid CorrectionTask (state PREVIEW) on the wire."""
         hub = pipeline(RuleSettings.tuned(NEW_HIRE, preview=True, lead_days=60))
-        (preview,) = hub.evaluate(None, hire_event()).previews
+        (preview,) = hub.evaluate(None, dfo_hire_event(START, T0)).previews
         schema = hub.catalog["no.bott.hub.tasks.CorrectionTask"]
         data = await hub.codec.encode("hub.rule-preview", schema, preview)
         assert (await hub.codec.decode(data, schema))["state"] == "PREVIEW"

@@ -14,6 +14,7 @@ from hub.pipeline import Pipeline
 from hub.rules import RuleSettings, rule_by_id
 from hub.tasks.lifecycle import active_exception, follow_up
 from hub.topics import TopicCatalog
+from tests.factories import dfo_hire_event
 
 NEW_HIRE = "access.new_hire_without_account"
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -30,30 +31,6 @@ def pipeline() -> Pipeline:
         rule_settings=RuleSettings(),
         clock="event",
         rules=(rule_by_id(NEW_HIRE),),
-    )
-
-
-def hire() -> dict[str, Any]:
-    record = {
-        "institution": "uio",
-        "source_system": "dfo_sap",
-        "source_id": "7",
-        "employee_id": "7",
-        "source_timestamp": T0,
-        "first_name": "Ola",
-        "last_name": "Nordmann",
-        "start_date": START,
-        "end_date": None,
-        "passports": [],
-        "additional_positions": [],
-    }
-    return person_event(
-        "p-7",
-        "uio",
-        "source.dfo.employee",
-        record=record,
-        record_ref="source.dfo.employee/7",
-        event_time=T0,
     )
 
 
@@ -78,7 +55,7 @@ def decision(
 
 def opened() -> tuple[Pipeline, dict[str, Any], dict[str, Any]]:
     hub = pipeline()
-    result = hub.evaluate(None, hire())
+    result = hub.evaluate(None, dfo_hire_event(START, T0))
     assert result.state is not None
     (task,) = result.state["tasks"]
     assert task["state"] == "OPEN"
@@ -111,7 +88,7 @@ class TestExceptions:
             state,
             decision("SUPPRESS", task["task_id"]),
         ).state
-        again = hub.evaluate(state, hire())
+        again = hub.evaluate(state, dfo_hire_event(START, T0))
         assert again.transitions == []
 
     def test_expiry_reopens_the_task_when_the_mismatch_remains(self) -> None:

@@ -77,10 +77,6 @@ class _Problem:
     results: dict[str, Record] = field(default_factory=dict)
 
 
-def _orgreg_loaded(reference: ReferenceData) -> bool:
-    return bool(reference.orgreg_units) or bool(reference.orgreg_by_dfo_id)
-
-
 def _dfo_by_cost_centre(reference: ReferenceData) -> dict[str, list[Record]]:
     index: dict[str, list[Record]] = {}
     for unit in reference.dfo_org_units.values():
@@ -117,7 +113,7 @@ def _checks(
         return
     reference = view.reference
     unit_id = (line.get("org_unit_id") or "").strip()
-    if unit_id and _orgreg_loaded(reference):
+    if unit_id and reference.has_orgreg():
         unit = reference.orgreg_for_dfo(unit_id)
         if unit is None:
             yield "unit", unit_id, "unknown", None
@@ -209,7 +205,7 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     for result in view.payroll_results:
         for line in result.get("lines") or []:
             unit_id = (line.get("org_unit_id") or "").strip()
-            if unit_id and _orgreg_loaded(view.reference):
+            if unit_id and view.reference.has_orgreg():
                 looked_up.add(("unit", unit_id))
             cost_centre = (line.get("cost_centre") or "").strip()
             if cost_centre and view.reference.dfo_org_units:

@@ -100,10 +100,6 @@ def _placements(view: PersonView) -> list[_Placement]:
     return placements
 
 
-def _loaded(reference: ReferenceData) -> bool:
-    return bool(reference.orgreg_units) or bool(reference.orgreg_by_dfo_id)
-
-
 def _fix_days(settings: RuleSettings) -> int:
     days = settings.param(RULE_ID, "days", 7)
     if days < 0:
@@ -147,7 +143,7 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
     """Each unit DFØ places the person in, and what OrgReg says about it."""
     placements = _placements(view)
     items = [_placement_evidence(p) for p in placements]
-    if _loaded(view.reference):
+    if view.reference.has_orgreg():
         items += [_orgreg_evidence(view, unit) for unit in sorted({p.unit_id for p in placements})]
     else:
         items.append(Evidence("orgreg", "reference data", "not loaded"))
@@ -157,7 +153,7 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
 def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
     """The next moment a placement becomes active (start less the lead days) or ends, a
     DFØ record's grace period ends, or an OrgReg unit the person is placed in closes."""
-    if not _loaded(view.reference):
+    if not view.reference.has_orgreg():
         return None
     lead = timedelta(days=SPEC.lead_days(settings))
     grace = SPEC.grace(settings)
@@ -176,7 +172,7 @@ def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datet
 
 def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequence[Finding]:
     """A finding per unit an active placement names that OrgReg does not know, or closed."""
-    if not _loaded(view.reference):
+    if not view.reference.has_orgreg():
         return []
     today = business_date(now)
     lead = SPEC.lead_days(settings)

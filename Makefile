@@ -6,12 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv jars demo test test-fast lint format typecheck schemas docs docs-check check clean
+.PHONY: help venv jars demo bench test test-fast lint format typecheck schemas docs docs-check check clean
 
 help:
-	@echo "make demo       the walking skeleton on the embedded Kafka (the main job)"
+	@echo "make demo       a simulated university through the hub, scored (the main job)"
 	@echo "make test       every test, through a real Kafka broker and schema registry"
 	@echo "make check      lint, types, schema compatibility and tests (what CI runs)"
+	@echo "make bench      the pipeline against a raw Kafka passthrough (bench/results/)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +27,15 @@ jars: venv
 	$(BIN)/hub kafka install
 	$(BIN)/hub registry install
 
+# DEMO_ARGS="--people 2000 --keep-running"; HUB_DEMO_PEOPLE sets the size too.
+DEMO_ARGS ?=
 demo: jars
-	$(BIN)/hub demo
+	$(BIN)/hub demo $(DEMO_ARGS)
+
+# BENCH_ARGS="--people 100000 --growth 10000 100000 300000" for the full-size run.
+BENCH_ARGS ?=
+bench: jars
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 test: jars
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -19,7 +19,9 @@ error inside the loop and send the record to ``hub.deadletter`` instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,13 +31,17 @@ from typing import Any, TypeVar, cast
 import faust
 import structlog
 from faust.serializers.codecs import Codec
+from faust.streams import _current_event  # where faust's tables find the record's partition
 
 from hub.avro.catalog import AvroSchema
 from hub.avro.registry import RegistryUnavailableError
 from hub.avro.wire import read_body, single_object_frame, single_object_unframe, write_body
+from hub.consumer_lag import read_lag
 from hub.correlation.stage import CorrelationStage
-from hub.deadletter import dead_letter_headers
+from hub.deadletter import message_dead_letter_headers
 from hub.errors import HubError, WireFormatError
+from hub.faust_consumer import SeekSafeTransport
+from hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from hub.pipeline import (
     FAILSAFE_COMMAND,
     FAILSAFE_GATE,
@@ -51,8 +57,11 @@ from hub.pipeline import (
     Pipeline,
 )
 from hub.recheck import RecheckSchedule
-from hub.reference import REFERENCE_SOURCES, keys_for, reference_data
+from hub.reference import REFERENCE_SOURCES, deleted_keys, keys_for, reference_data
+from hub.source_deletion import deletion_of
+from hub.task_dump import install_task_dump
 from hub.tasks.failsafe import admit, decide, gate_key, new_gate
+from hub.topics import TopicSpec, ensure_topic_specs
 
 __all__ = ["HubApp", "create_app"]
 
@@ -60,6 +69,17 @@ log = structlog.get_logger("hub.app")
 
 T = TypeVar("T")
 _RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# The stateful agents take their records in batches: up to BATCH_MAX records, or what
+# arrived within BATCH_WITHIN_S seconds. A batch's outputs are awaited once, not per
+# record, which is what a round trip to the broker per record cost.
+BATCH_MAX = 500
+BATCH_WITHIN_S = 0.02
+
+
+def _published_at(event: faust.EventT[Any]) -> datetime | None:
+    """When a Kafka record was published (its timestamp), if the broker says."""
+    stamp = event.message.timestamp
+    return datetime.fromtimestamp(stamp, UTC) if stamp else None
 
 
 async def _until_available(step: Callable[[], Awaitable[T]], stage: str) -> T:
@@ -100,12 +120,24 @@ class AvroStateCodec(Codec):
         return read_body(self.schema.parsed, self.schema.parsed, body)
 
 
+def _serialize_as(table: Any, codec: Codec) -> None:
+    """Make a table write and read its values, in its store and its changelog, with
+    ``codec``. Faust derives a table's serializer from its value type, and its changelog
+    topic is made with that serializer when the table is made; both must be replaced,
+    or a restarted worker cannot read its own changelog back."""
+    table.value_serializer = codec
+    topic = table.changelog_topic
+    topic.value_serializer = codec
+    topic.schema.value_serializer = codec
+
+
 @dataclass
 class HubApp:
     """The faust app and the pipeline it runs."""
 
     app: faust.App
     pipeline: Pipeline
+    metrics: HubMetrics
 
 
 @dataclass
@@ -115,6 +147,7 @@ class _Wiring:
     app: faust.App
     pipeline: Pipeline
     partitions: int
+    metrics: HubMetrics
 
     def __post_init__(self) -> None:
         topics = self.pipeline.topics
@@ -151,9 +184,7 @@ class _Wiring:
         self.reference_table = self.app.GlobalTable(
             "reference", partitions=self.partitions, key_type=bytes
         )
-        cast(Any, self.reference_table).value_serializer = AvroStateCodec(
-            self.pipeline.catalog[REFERENCE_RECORD]
-        )
+        _serialize_as(self.reference_table, AvroStateCodec(self.pipeline.catalog[REFERENCE_RECORD]))
         self.reference = reference_data(self.reference_table)
         self.identities = self.avro_table("identity", IDENTITY_STATE)
         # The correlation stage keeps its index in memory, rebuilt from the identity
@@ -166,15 +197,24 @@ class _Wiring:
         self.app.on_partitions_revoked.connect(self._forget_correlation)
         self.app.on_partitions_assigned.connect(self._forget_correlation)
 
+    async def send(
+        self,
+        channel: Any,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
+        """Send one record to a topic and count it; return the future of its delivery."""
+        future = await channel.send(key=key, value=value, headers=headers)
+        self.metrics.wrote(channel.get_topic_name())
+        return future
+
     def raw_topic(self, name: str) -> Any:
         return self.app.topic(name, key_type=bytes, value_type=bytes, internal=False)
 
     def avro_table(self, name: str, schema: str) -> Any:
         table = self.app.Table(name, partitions=self.partitions, key_type=bytes)
-        # Faust derives a table's serializer from its value type; the store and the
-        # changelog topic read this attribute lazily, so setting it here makes every
-        # changelog record Avro (single-object encoded).
-        cast(Any, table).value_serializer = AvroStateCodec(self.pipeline.catalog[schema])
+        _serialize_as(table, AvroStateCodec(self.pipeline.catalog[schema]))
         return table
 
     def _forget_correlation(self, *_args: Any, **_kwargs: Any) -> None:
@@ -196,8 +236,8 @@ class _Wiring:
             if state is None:
                 continue
             event = self.pipeline.recheck_event(state, due)
-            await self.person_events.send(
-                key=key, value=await self.pipeline.encode_person_event(event)
+            await self.send(
+                self.person_events, key=key, value=await self.pipeline.encode_person_event(event)
             )
 
     def correlation_stage(self) -> CorrelationStage:
@@ -207,7 +247,8 @@ class _Wiring:
             self.correlation["stage"] = stage
         return self.correlation["stage"]
 
-    async def dead_letter(self, event: faust.EventT[Any], exc: BaseException, stage: str) -> None:
+    async def dead_letter(self, event: faust.EventT[Any], exc: BaseException, stage: str) -> Any:
+        self.metrics.dead_letters.labels(stage).inc()
         if not isinstance(exc, HubError):
             log.error("unexpected_error", stage=stage, error=repr(exc), exc_info=exc)
         message = event.message
@@ -220,26 +261,24 @@ class _Wiring:
             error=str(exc),
             error_type=type(exc).__name__,
         )
-        headers = dead_letter_headers(
-            source_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            error=exc,
-            stage=stage,
+        headers = message_dead_letter_headers(message, error=exc, stage=stage)
+        return await self.send(
+            self.dead_letters, key=message.key, value=message.value, headers=headers
         )
-        await self.dead_letters.send(key=message.key, value=message.value, headers=headers)
 
-    async def publish(self, proposals: list[dict[str, Any]]) -> None:
-        """Publish task transitions the failsafe let through."""
+    async def publish(self, proposals: list[dict[str, Any]]) -> list[Any]:
+        """Publish task transitions the failsafe let through; return the sends' futures."""
         schema = self.pipeline.catalog[TASK]
+        sent = []
         for proposal in proposals:
             task = proposal["task"]
             task_key = task["task_id"].encode()
-            encode = self.pipeline.codec.encode
-            audit = await encode(self.task_events.get_topic_name(), schema, task)
-            latest = await encode(self.tasks_topic.get_topic_name(), schema, task)
-            await self.task_events.send(key=task_key, value=audit)
-            await self.tasks_topic.send(key=task_key, value=latest)
+            audit, latest = await self.pipeline.codec.encode_for(
+                (self.task_events.get_topic_name(), self.tasks_topic.get_topic_name()), schema, task
+            )
+            sent.append(await self.send(self.task_events, key=task_key, value=audit))
+            sent.append(await self.send(self.tasks_topic, key=task_key, value=latest))
+            self.metrics.published(task)
             log.info(
                 "task_transition",
                 transition=proposal["kind"],
@@ -247,6 +286,95 @@ class _Wiring:
                 rule_id=task["rule_id"],
                 revision=task["revision"],
             )
+        return sent
+
+
+async def _delivered(sent: list[Any]) -> None:
+    """Wait until the broker has every record sent.
+
+    An agent sends what a record leads to and waits for it to be delivered *before* it
+    updates its table: killed in between, the worker redoes the record from a table
+    that does not show it yet, and sends the same (deterministic) outputs again. The
+    other way round, a table that shows the change would stop the outputs from ever
+    being sent again.
+    """
+    if sent:
+        await asyncio.gather(*sent)
+
+
+def _batches(stream: faust.StreamT[Any]) -> AsyncIterator[Sequence[faust.EventT[Any]]]:
+    """The stream's records in batches; each batch is acknowledged after its turn."""
+    # StreamT does not declare take_events; faust.Stream has it.
+    return cast(Any, stream).take_events(BATCH_MAX, BATCH_WITHIN_S)  # type: ignore[no-any-return]
+
+
+class _PendingTable:
+    """A batch's updates of a table: later records of the batch read them, and the
+    table gets them only once the batch's outputs are delivered (see :func:`_delivered`).
+
+    Faust writes a key to the changelog partition of the record being processed, which
+    it reads from the task's current event; a batch is processed outside faust's own
+    iteration, so each update remembers its record and is written as if during it."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.updates: dict[Any, tuple[Any, faust.EventT[Any]]] = {}
+
+    def get(self, key: Any) -> Any:
+        return self.updates[key][0] if key in self.updates else self.table.get(key)
+
+    def set(self, key: Any, value: Any, event: faust.EventT[Any]) -> None:
+        """``value`` None removes the key; ``event`` is the record that changed it."""
+        self.updates[key] = (value, event)
+
+    def write(self) -> list[Any]:
+        """Update the table; returns the futures of its changelog records' delivery."""
+        with changelog_sends(self.table) as sent:
+            for key, (value, event) in self.updates.items():
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    if value is None:
+                        self.table.pop(key, None)
+                    else:
+                        self.table[key] = value
+                finally:
+                    _current_event.reset(token)
+        self.updates.clear()
+        return sent
+
+
+@contextmanager
+def changelog_sends(table: Any) -> Iterator[list[Any]]:
+    """The futures of the changelog records ``table`` sends inside the block.
+
+    Faust commits a record's offset after a best-effort flush of its producer buffer
+    (it gives up after 0.1 s), so a worker killed just after a commit can lose table
+    updates whose records were processed: on restart the table misses them and the
+    records are not read again. An agent therefore waits for its changelog records'
+    delivery before it acknowledges the records that made them."""
+    sent: list[Any] = []
+    original = table.send_changelog
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        future = original(*args, **kwargs)
+        sent.append(future)
+        return future
+
+    table.send_changelog = capture
+    try:
+        yield sent
+    finally:
+        del table.send_changelog  # the class's method again
+
+
+async def _settle_batch(sent: list[Any], *tables: _PendingTable) -> None:
+    """The end of a batch (or of its part before a failure): wait for its outputs,
+    then update the tables and wait for their changelog records (see
+    :func:`changelog_sends`); only then may faust acknowledge the batch."""
+    await _delivered(sent)
+    sent.clear()
+    for table in tables:
+        await _delivered(table.write())
 
 
 @dataclass
@@ -261,62 +389,94 @@ class _Outputs:
 def _route_agent(w: _Wiring) -> None:
     @w.app.agent(w.sources, name="route")
     async def route(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                institution, value = await _until_available(
-                    partial(w.pipeline.route, event.message.topic, event.value), "route"
-                )
-            except Exception as exc:  # every failure becomes a dead letter
-                await w.dead_letter(event, exc, "route")
-                continue
-            await w.identity_input.send(key=institution.encode(), value=value)
+        # A batch is acknowledged (its offsets committed) only once its outputs and dead
+        # letters are delivered: a worker killed before that reads the batch again.
+        async for batch in _batches(stream):
+            sent: list[Any] = []
+            for event in batch:
+                w.metrics.read(event.message.topic)
+                try:
+                    route = partial(
+                        w.pipeline.route,
+                        event.message.topic,
+                        event.value,
+                        event.message.headers,
+                        _published_at(event),
+                    )
+                    institution, value = await _until_available(route, "route")
+                except Exception as exc:  # every failure becomes a dead letter
+                    sent.append(await w.dead_letter(event, exc, "route"))
+                    continue
+                sent.append(await w.send(w.identity_input, key=institution.encode(), value=value))
+            await _delivered(sent)
 
 
 def _reference_agent(w: _Wiring) -> None:
     logical = {w.pipeline.topics.name(t): t for t in REFERENCE_SOURCES}
 
     async def decode(topic: str, value: bytes | None) -> tuple[str, dict[str, Any]]:
-        if value is None:
-            raise HubError("the record has no value (a tombstone is not an org unit)")
         source = logical[topic]
         schema = w.pipeline.catalog[REFERENCE_SOURCES[source]]
-        return source, await w.pipeline.codec.decode(value, schema)
+        return source, await w.pipeline.codec.decode(value or b"", schema)
+
+    def forget(topic: str, headers: object) -> None:
+        deletion = deletion_of(headers)
+        if deletion is None:
+            raise HubError(
+                "the record has no value and no deletion headers: a tombstone must say"
+                " which org unit its source deleted"
+            )
+        for key in deleted_keys(logical[topic], deletion.source_id, w.reference_table):
+            w.reference_table.pop(key.encode(), None)
 
     @w.app.agent(w.reference_topics, name="reference")
     async def reference(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
+            w.metrics.read(event.message.topic)
             try:
+                if event.value is None:
+                    with changelog_sends(w.reference_table) as sent:
+                        forget(event.message.topic, event.message.headers)
+                    await _delivered(sent)
+                    continue
                 source, record = await _until_available(
                     partial(decode, event.message.topic, event.value), "reference"
                 )
             except Exception as exc:  # every failure becomes a dead letter
                 await w.dead_letter(event, exc, "reference")
                 continue
-            for key in keys_for(source, record):
-                w.reference_table[key.encode()] = {"source_topic": source, "record": record}
+            with changelog_sends(w.reference_table) as sent:
+                for key in keys_for(source, record):
+                    w.reference_table[key.encode()] = {"source_topic": source, "record": record}
+            await _delivered(sent)
 
 
 def _correlate_agent(w: _Wiring) -> None:
     @w.app.agent(w.identity_input, name="correlate")
     async def correlate(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                stage = w.correlation_stage()
-                states, outgoing = await _until_available(
-                    partial(w.pipeline.correlate, stage, event.value), "correlate"
-                )
-            except Exception as exc:  # every failure becomes a dead letter
-                if not isinstance(exc, HubError):
-                    w.correlation.clear()  # the in-memory index may be half-updated
-                await w.dead_letter(event, exc, "correlate")
-                continue
-            for ref, state in states:
-                if state is None:
-                    w.identities.pop(ref.encode(), None)
-                else:
-                    w.identities[ref.encode()] = state
-            for key, value in outgoing:
-                await w.person_events.send(key=key.encode(), value=value)
+        async for batch in _batches(stream):
+            identities = _PendingTable(w.identities)
+            sent: list[Any] = []
+            for event in batch:
+                w.metrics.read(event.message.topic)
+                try:
+                    stage = w.correlation_stage()
+                    states, outgoing = await _until_available(
+                        partial(w.pipeline.correlate, stage, event.value), "correlate"
+                    )
+                except Exception as exc:  # every failure becomes a dead letter
+                    if not isinstance(exc, HubError):
+                        # the in-memory index may be half-updated: rebuild it from
+                        # the table, which must first hold the batch so far
+                        await _settle_batch(sent, identities)
+                        w.correlation.clear()
+                    await w.dead_letter(event, exc, "correlate")
+                    continue
+                for key, value in outgoing:
+                    sent.append(await w.send(w.person_events, key=key.encode(), value=value))
+                for ref, state in states:
+                    identities.set(ref.encode(), state, event)
+            await _settle_batch(sent, identities)
 
 
 def _evaluate_agent(w: _Wiring) -> None:
@@ -324,9 +484,11 @@ def _evaluate_agent(w: _Wiring) -> None:
     proposal_schema = w.pipeline.catalog[TASK_PROPOSAL]
     event_schema = w.pipeline.catalog[PERSON_EVENT]
 
-    async def evaluate_one(event: faust.EventT[Any]) -> tuple[Evaluation, _Outputs]:
+    async def evaluate_one(
+        views: _PendingTable, event: faust.EventT[Any]
+    ) -> tuple[Evaluation, _Outputs]:
         decoded = await w.pipeline.codec.decode(event.value, event_schema)
-        result = w.pipeline.evaluate(w.person_views.get(event.key), decoded, w.reference)
+        result = w.pipeline.evaluate(views.get(event.key), decoded, w.reference)
         encode = w.pipeline.codec.encode
         outputs = _Outputs(
             proposals=[
@@ -351,28 +513,32 @@ def _evaluate_agent(w: _Wiring) -> None:
 
     @w.app.agent(w.person_events, name="evaluate")
     async def evaluate(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                result, outputs = await _until_available(partial(evaluate_one, event), "evaluate")
-            except Exception as exc:  # every failure becomes a dead letter
-                await w.dead_letter(event, exc, "evaluate")
-                continue
-            if result.state is None:
-                w.person_views.pop(event.key, None)
-            else:
-                w.person_views[event.key] = result.state
-            w.recheck_schedule().set(
-                event.key, result.state.get("next_check") if result.state else None
-            )
-            for key, value in outputs.proposals:
-                await w.proposals.send(key=key, value=value)
-            for key, value in outputs.forwards:
-                await w.person_events.send(key=key, value=value)
-            for key, value in outputs.previews:
-                await w.previews.send(key=key, value=value)
-            if w.pipeline.clock == "event" and result.now is not None:
-                if w.watermark is None or result.now > w.watermark:
-                    w.watermark = result.now
+        async for batch in _batches(stream):
+            views = _PendingTable(w.person_views)
+            sent: list[Any] = []
+            checks: dict[Any, datetime | None] = {}
+            for event in batch:
+                w.metrics.read(event.message.topic)
+                try:
+                    result, outputs = await _until_available(
+                        partial(evaluate_one, views, event), "evaluate"
+                    )
+                except Exception as exc:  # every failure becomes a dead letter
+                    await w.dead_letter(event, exc, "evaluate")
+                    continue
+                w.metrics.proposed((t.task["rule_id"], t.kind) for t in result.transitions)
+                sent += [await w.send(w.proposals, key=k, value=v) for k, v in outputs.proposals]
+                sent += [await w.send(w.person_events, key=k, value=v) for k, v in outputs.forwards]
+                sent += [await w.send(w.previews, key=k, value=v) for k, v in outputs.previews]
+                views.set(event.key, result.state, event)
+                checks[event.key] = result.state.get("next_check") if result.state else None
+                if result.now is not None and (w.watermark is None or result.now > w.watermark):
+                    w.watermark = result.now  # the newest event time (the event clock's now)
+            await _settle_batch(sent, views)
+            schedule = w.recheck_schedule()
+            for key, due in checks.items():
+                schedule.set(key, due)
+            if w.pipeline.clock == "event" and w.watermark is not None:
                 await w.send_rechecks(w.watermark)
 
 
@@ -380,12 +546,12 @@ def _failsafe_agent(w: _Wiring) -> None:
     catalog = w.pipeline.catalog
 
     async def step(
-        event: faust.EventT[Any],
+        gates: _PendingTable, event: faust.EventT[Any]
     ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
         if not isinstance(event.key, bytes) or b"|" not in event.key:
             raise HubError(f"a failsafe record needs the key institution|rule, not {event.key!r}")
         institution, rule_id = event.key.decode().split("|", 1)
-        gate = w.gates.get(event.key) or new_gate(institution, rule_id)
+        gate = gates.get(event.key) or new_gate(institution, rule_id)
         if event.message.topic == w.commands_topic:
             command = await w.pipeline.codec.decode(event.value, catalog[FAILSAFE_COMMAND])
             log.info(
@@ -401,31 +567,40 @@ def _failsafe_agent(w: _Wiring) -> None:
 
     @w.app.agent(w.gate_input, name="failsafe")
     async def failsafe(stream: faust.StreamT[Any]) -> None:
-        async for event in stream.events():
-            try:
-                gate, publish, incident = await _until_available(partial(step, event), "failsafe")
-                value = (
-                    await w.pipeline.codec.encode(
-                        w.incidents.get_topic_name(), catalog[FAILSAFE_INCIDENT], incident
+        async for batch in _batches(stream):
+            gates = _PendingTable(w.gates)
+            sent: list[Any] = []
+            for event in batch:
+                w.metrics.read(event.message.topic)
+                try:
+                    gate, publish, incident = await _until_available(
+                        partial(step, gates, event), "failsafe"
                     )
-                    if incident is not None
-                    else None
-                )
-            except Exception as exc:  # every failure becomes a dead letter
-                await w.dead_letter(event, exc, "failsafe")
-                continue
-            w.gates[event.key] = gate
-            await w.publish(publish)
-            if incident is not None and value is not None:
-                if incident["state"] == "HOLDING" and incident["held"] == 1:
-                    log.warning(
-                        "failsafe_tripped",
-                        incident_id=incident["incident_id"],
-                        rule_id=incident["rule_id"],
-                        opened=incident["opened_in_window"],
-                        resolved=incident["resolved_in_window"],
+                    value = (
+                        await w.pipeline.codec.encode(
+                            w.incidents.get_topic_name(), catalog[FAILSAFE_INCIDENT], incident
+                        )
+                        if incident is not None
+                        else None
                     )
-                await w.incidents.send(key=incident["incident_id"].encode(), value=value)
+                except Exception as exc:  # every failure becomes a dead letter
+                    await w.dead_letter(event, exc, "failsafe")
+                    continue
+                sent += await w.publish(publish)
+                if incident is not None and value is not None:
+                    if incident["state"] == "HOLDING" and incident["held"] == 1:
+                        log.warning(
+                            "failsafe_tripped",
+                            incident_id=incident["incident_id"],
+                            rule_id=incident["rule_id"],
+                            opened=incident["opened_in_window"],
+                            resolved=incident["resolved_in_window"],
+                        )
+                    sent.append(
+                        await w.send(w.incidents, key=incident["incident_id"].encode(), value=value)
+                    )
+                gates.set(event.key, gate, event)
+            await _settle_batch(sent, gates)
 
 
 def _feedback_agent(w: _Wiring) -> None:
@@ -440,12 +615,13 @@ def _feedback_agent(w: _Wiring) -> None:
     @w.app.agent(w.feedback, name="feedback")
     async def feedback(stream: faust.StreamT[Any]) -> None:
         async for event in stream.events():
+            w.metrics.read(event.message.topic)
             try:
                 key, value = await _until_available(partial(step, event), "feedback")
             except Exception as exc:  # every failure becomes a dead letter
                 await w.dead_letter(event, exc, "feedback")
                 continue
-            await w.person_events.send(key=key.encode(), value=value)
+            await w.send(w.person_events, key=key.encode(), value=value)
 
 
 def _recheck_timer(w: _Wiring, interval: float) -> None:
@@ -457,6 +633,52 @@ def _recheck_timer(w: _Wiring, interval: float) -> None:
     cast(Any, w.app.timer(interval, name="recheck"))(recheck)
 
 
+def _metrics_page(w: _Wiring, bootstrap_servers: str, lag_interval: float) -> None:
+    """``/metrics`` on the worker's web port, and the consumer lag refreshed for it."""
+    metrics = w.metrics
+
+    async def serve_metrics(view: Any, _request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type=, so the header is set whole.
+        return view.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    cast(Any, w.app.page("/metrics", name="metrics"))(serve_metrics)
+
+    async def refresh_lag() -> None:
+        try:
+            rows = await read_lag(bootstrap_servers, w.app.conf.id)
+        except Exception as exc:
+            log.warning("lag_unavailable", error=str(exc))
+            return
+        metrics.set_lag(
+            (row.topic, row.partition, row.lag) for row in rows if row.group == w.app.conf.id
+        )
+
+    cast(Any, w.app.timer(lag_interval, name="consumer-lag"))(refresh_lag)
+
+
+async def ensure_changelogs(bootstrap_servers: str, hub_app: HubApp) -> list[str]:
+    """Create the tables' changelog topics before the worker starts, as
+    deploy/topics.yaml's topics are. Faust would make them itself, but asynchronously:
+    a table that meets its first record before the broker has made the changelog known
+    fails on every record ("changelog topic has 0 partitions")."""
+    like = hub_app.pipeline.topics["hub.person-events"]
+    specs = [
+        TopicSpec(
+            logical_name=name,
+            name=name,
+            partitions=table.partitions or like.partitions,
+            replication_factor=like.replication_factor,
+            cleanup_policy="compact",
+            retention_ms=None,
+            value_schema=None,
+            description=f"the changelog of the worker's {table.name} table",
+        )
+        for table in hub_app.app.tables.values()
+        for name in [table.changelog_topic.get_topic_name()]
+    ]
+    return await ensure_topic_specs(bootstrap_servers, specs)
+
+
 def create_app(
     *,
     app_id: str,
@@ -466,12 +688,20 @@ def create_app(
     store: str = "memory://",
     web_port: int = 0,
     recheck_interval: float = 30.0,
+    lag_interval: float = 15.0,
+    credentials: Any = None,
+    session_timeout: float = 60.0,
+    commit_interval: float = 1.0,
 ) -> HubApp:
-    """Build the faust app and its agents; nothing connects until the worker starts it."""
+    """Build the faust app and its agents; nothing connects until the worker starts it.
+
+    ``credentials`` are faust broker credentials (see hub.kafka_security), None for
+    a PLAINTEXT cluster."""
     partitions = pipeline.topics["hub.person-events"].partitions
     app = faust.App(
         app_id,
         broker=f"kafka://{bootstrap_servers}",
+        broker_credentials=credentials,
         store=store,
         datadir=str(datadir),
         autodiscover=False,
@@ -481,14 +711,20 @@ def create_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # 5 ms to fill a produce request: one request per few hundred records instead of
+        # one per record, at the cost of 5 ms per hop.
+        producer_linger=0.005,
         stream_wait_empty=False,
         web_enabled=web_port > 0,
         web_port=web_port or 6066,
         web_bind="127.0.0.1",
         broker_commit_every=100,
-        broker_commit_interval=timedelta(seconds=1),
+        broker_session_timeout=session_timeout,
+        broker_commit_interval=timedelta(seconds=commit_interval),
     )
-    wiring = _Wiring(app, pipeline, partitions)
+    app.transport = SeekSafeTransport(app.conf.broker_consumer, app)
+    metrics = HubMetrics({spec.name: spec.logical_name for spec in pipeline.topics})
+    wiring = _Wiring(app, pipeline, partitions, metrics)
     _route_agent(wiring)
     _reference_agent(wiring)
     _correlate_agent(wiring)
@@ -496,4 +732,31 @@ def create_app(
     _failsafe_agent(wiring)
     _feedback_agent(wiring)
     _recheck_timer(wiring, recheck_interval)
-    return HubApp(app=app, pipeline=pipeline)
+
+    def consumer_state() -> str:
+        """The consumer's partitions as faust sees them: a partition assigned but not
+        active is not being fetched (paused, or its stream's buffer full)."""
+        consumer: Any = app.consumer
+        sets = {
+            name: sorted(f"{tp.topic}[{tp.partition}]" for tp in getattr(consumer, attr) or ())
+            for name, attr in [
+                ("active", "_active_partitions"),
+                ("paused", "_paused_partitions"),
+                ("buffered", "_buffered_partitions"),
+            ]
+        }
+        assigned = sorted(f"{tp.topic}[{tp.partition}]" for tp in consumer.assignment())
+        idle = sorted(set(assigned) - set(sets["active"]))
+        return (
+            f"--- consumer: flow_active={consumer.flow_active} assigned={len(assigned)}"
+            f" not active={idle} paused={sets['paused']} buffered={sets['buffered']}"
+            f" set aside={dict(getattr(consumer, 'set_aside', {}))}"
+        )
+
+    async def task_dump_on_sigusr1() -> None:
+        install_task_dump(asyncio.get_running_loop(), consumer_state)
+
+    cast(Any, app.task(task_dump_on_sigusr1))
+    if web_port > 0:
+        _metrics_page(wiring, bootstrap_servers, lag_interval)
+    return HubApp(app=app, pipeline=pipeline, metrics=metrics)

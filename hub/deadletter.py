@@ -4,10 +4,11 @@ byte, on ``hub.deadletter``, with headers that say where it came from and why it
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.privacy import redact_national_ids
 
-__all__ = ["HEADER_PREFIX", "dead_letter_headers", "headers_as_dict"]
+__all__ = ["HEADER_PREFIX", "dead_letter_headers", "headers_as_dict", "message_dead_letter_headers"]
 
 HEADER_PREFIX = "hub."
 _MAX_ERROR_LENGTH = 2000
@@ -36,6 +37,21 @@ def dead_letter_headers(
     if connector:
         headers["connector"] = connector
     return [(HEADER_PREFIX + k, v.encode()) for k, v in headers.items()]
+
+
+def message_dead_letter_headers(
+    message: Any, *, error: BaseException, stage: str, connector: str | None = None
+) -> list[tuple[str, bytes]]:
+    """The headers of a dead letter for a record read from Kafka (anything with
+    ``topic``, ``partition`` and ``offset``)."""
+    return dead_letter_headers(
+        source_topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        error=error,
+        stage=stage,
+        connector=connector,
+    )
 
 
 def headers_as_dict(headers: object) -> dict[str, str]:

@@ -1,250 +1,209 @@
-"""``hub demo``: the walking skeleton on the embedded Kafka and registry.
+"""``hub demo`` (``make demo``): a simulated university's three months through the hub.
 
-A DFØ new hire without an IAM account goes through the DFØ connector, the
-correlation and rule agents, and opens a correction task on ``hub.tasks``; a
-malformed record lands on ``hub.deadletter``; the IAM account arriving resolves
-the task. The demo stops what it started.
+The demo starts the embedded Kafka broker and schema registry (unless the settings name
+others), generates the default scenario (a mid-size university: 20,000 people over 90
+days, with a fixed seed and its injected faults), replays it through the fake sources,
+their connectors, Kafka and a hub worker on the event clock, and prints a summary:
+events per source, tasks by rule, severity and owner, the score against the ground
+truth (precision, recall, duplicates), throughput, and where to look next. It stops
+every process it started, unless ``keep_running`` asks it to leave Kafka, the registry
+and a dashboard running.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import logging
 import os
+import secrets
 import signal
+import subprocess
 import sys
+import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 import click
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from connectors.dfo.connector import DfoEmployeeConnector
-from hub.deadletter import headers_as_dict
+from hub.embedded.process import free_port
 from hub.embedded.service import LocalJavaService, ServiceState
-from hub.endpoints import embedded_kafka, embedded_registry, make_pipeline
-from hub.errors import HubError
-from hub.pipeline import Pipeline
+from hub.endpoints import embedded_kafka, embedded_registry
 from hub.settings import HubSettings
-from hub.topics import ensure_topics
+from hub.simulation.runner import Echo, RunOutcome, print_score, progress_bar, run_scenario
+from hub.simulation.scenario_file import write_scenario
+from hub.simulation.simulator import SimulationSettings, simulate
 
-__all__ = ["run_demo"]
+__all__ = ["DEFAULT_PEOPLE", "DEFAULT_SEED", "DemoOptions", "run_demo"]
 
-_WAIT_SECONDS = 120.0
-
-
-def _new_hire_body(start: date) -> bytes:
-    """A GET ansatte/v2/{id} body, as DFØ returns it, for a hire starting on ``start``."""
-    return json.dumps(
-        {
-            "ansatt": [
-                {
-                    "id": "00345678",
-                    "fnr": "24048812345",
-                    "annenId": [],
-                    "fornavn": "Kari",
-                    "etternavn": "Nordmann",
-                    "fdato": "1988-04-24",
-                    "brukerident": None,
-                    "eksternIdent": None,
-                    "stillingId": 30045600,
-                    "medarbeidergruppe": "1",
-                    "medarbeiderundergruppe": "17",
-                    "startdato": start.isoformat(),
-                    "sluttdato": "9999-12-31",
-                    "dellonnsprosent": 100.0,
-                    "tittel": "Førsteamanuensis",
-                    "tilleggsstilling": [],
-                    "lederflagg": False,
-                    "reservasjonPublisering": False,
-                    "mobilPrivat": "+47 400 00 000",
-                    "organisasjonId": 50001300,
-                    "kostnadssted": "130100",
-                    "endretDato": date.today().isoformat(),
-                }
-            ]
-        },
-        ensure_ascii=False,
-    ).encode()
+DEFAULT_PEOPLE = 20_000  # a mid-size university
+DEFAULT_SEED = 2021  # the year DFØ's systems came to the universities
+DEFAULT_DAYS = 90
 
 
-def _account() -> dict[str, Any]:
-    """The IAM account Cerebrum creates for the new hire."""
-    return {
-        "institution": "uio",
-        "source_system": "cerebrum",
-        "source_id": "cerebrum-account-88123",
-        "source_timestamp": datetime.now(UTC),
-        "iam_person_id": "cerebrum-person-55321",
-        "username": "karinor",
-        "feide_principal_name": "karinor@uio.no",
-        "status": "ACTIVE",
-        "expires_on": None,
-        "affiliations": [
-            {
-                "affiliation": "ANSATT",
-                "status": "vitenskapelig",
-                "org_unit_id": "50001300",
-                "source_system": "DFO_SAP",
-            }
-        ],
-        "external_ids": [{"id_type": "DFO_PID", "value": "00345678"}],
-        "publicly_visible": True,
-    }
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo simulates, and whether it leaves its services running."""
+
+    people: int = DEFAULT_PEOPLE
+    seed: int = DEFAULT_SEED
+    days: int = DEFAULT_DAYS
+    keep_running: bool = False
 
 
-def _show_task(task: dict[str, Any]) -> None:
-    click.echo(f"    task_id   {task['task_id']}  (revision {task['revision']})")
-    click.echo(f"    rule      {task['rule_id']}")
-    click.echo(f"    state     {task['state']}   severity {task['severity']}")
-    click.echo(f"    owner     {task['owner_group']}   due {task['due_date']}")
-    click.echo(f"    person    {task['display_name']} ({task['person_key']})")
-    click.echo(f"    title     {task['title_en']}")
-    click.echo(f"              {task['title_nb']}")
-    click.echo(f"    fix       {task['suggested_fix_en']}")
-    evidence = task["resolution_evidence"] if task["state"] == "RESOLVED" else task["evidence"]
-    label = "resolved by" if task["state"] == "RESOLVED" else "evidence"
-    for item in evidence:
-        click.echo(f"    {label:<9} {item['system']}: {item['field']} = {item['value']}")
-    click.echo("    as JSON: " + json.dumps(task, default=str, ensure_ascii=False))
+def _start_services(
+    settings: HubSettings, started: list[LocalJavaService], echo: Echo
+) -> HubSettings:
+    """The settings pointed at Kafka and a registry, starting the embedded ones when
+    none are configured; each service this call starts is added to ``started`` at once
+    (so that it is stopped even when the next one fails to start)."""
+    update: dict[str, str] = {}
+    wanted: list[tuple[str, str, LocalJavaService]] = []
+    if not settings.kafka_bootstrap_servers:
+        wanted.append(("Kafka", "kafka_bootstrap_servers", embedded_kafka(settings)))
+    if settings.wire_format != "single-object" and not settings.schema_registry_url:
+        wanted.append(("schema registry", "schema_registry_url", embedded_registry(settings)))
+    for label, field, service in wanted:
+        already = service.status().state is ServiceState.RUNNING
+        echo(f"  {'using' if already else 'starting'} the embedded {label}…")
+        result = service.start()
+        if result.started:
+            started.append(service)
+        update[field] = result.record.address
+        echo(f"  {label} {result.record.version} at {result.record.address}")
+    return settings.model_copy(update=update)
 
 
-async def _wait_for(bootstrap: str, topic: str, pipeline: Pipeline | None, predicate: Any) -> Any:
-    """The first record on ``topic`` (decoded if a pipeline is given) matching ``predicate``."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
-    )
-    await consumer.start()
-    deadline = time.monotonic() + _WAIT_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for messages in batch.values():
-                for message in messages:
-                    item: Any = message
-                    if pipeline is not None and message.value is not None:
-                        item = await pipeline.codec.decode_any(message.value)
-                    if predicate(item):
-                        return item
-    finally:
-        await consumer.stop()
-    raise HubError(f"nothing arrived on {topic} within {_WAIT_SECONDS:.0f}s")
-
-
-async def _walk(settings: HubSettings, bootstrap: str, registry: str, log_path: Path) -> None:
-    pipeline = make_pipeline(settings, registry)
-    topics = pipeline.topics
-    created = await ensure_topics(bootstrap, topics)
-    click.echo(f"[3/6] created {len(created)} topics with prefix {settings.topic_prefix!r}")
+def _start_dashboard(settings: HubSettings, log_path: Path) -> tuple[int, int]:
+    """``hub dashboard`` in its own process group on a free port: (pid, port)."""
+    port = free_port()
     env = {
         **os.environ,
-        "HUB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "HUB_SCHEMA_REGISTRY_URL": registry,
+        "HUB_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "HUB_SCHEMA_REGISTRY_URL": settings.schema_registry_url or "",
         "HUB_TOPIC_PREFIX": settings.topic_prefix,
-        "HUB_WORKER_WEB_PORT": "0",
-        "HUB_STATE_DIR": str(log_path.parent),
+        "HUB_PSEUDONYM_SECRET": settings.pseudonym_secret.get_secret_value(),
     }
     with log_path.open("ab") as log:
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hub",
-            "worker",
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "dashboard", "--port", str(port)],
             env=env,
             stdout=log,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    click.echo(f"[4/6] started a hub worker (pid {worker.pid}, log {log_path})")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
+    return process.pid, port
+
+
+def _summary(outcome: RunOutcome, seconds: float, echo: Echo) -> None:
+    report = outcome.report
+    by_source: Counter[str] = Counter()
+    for kind, count in report.events.items():
+        by_source[kind.partition("/")[0]] += count
+    echo("  events by source: " + ", ".join(f"{s} {n:,}" for s, n in sorted(by_source.items())))
+    busy = report.seconds_sending + report.seconds_settling
+    echo(
+        f"  throughput: {report.total:,} events in {busy:.0f}s through the hub"
+        f" ({report.total / max(busy, 1e-6):,.0f} events/s, {report.barriers} barriers);"
+        f" {seconds:.0f}s in all"
+    )
+    print_score(outcome.score, outcome.tasks, echo)
+
+
+def _where_next(settings: HubSettings, scenario_path: Path, echo: Echo) -> None:
+    prefix = f"HUB_TOPIC_PREFIX={settings.topic_prefix}"
+    echo("\nWhere to look next (with Kafka running: make demo DEMO_ARGS=--keep-running):")
+    echo(f"  {prefix} hub tasks list                 the tasks")
+    echo(f"  {prefix} hub tasks show TASK_ID         one task with its evidence")
+    echo(f"  {prefix} hub scenario score {scenario_path}")
+    echo(f"  {prefix} hub dashboard --port 8080      the dashboard at http://127.0.0.1:8080")
+    echo("  docs/scenarios.md (what the simulator plays), docs/rules.md (the rules)")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a supervisor, a CI timeout) ends the demo as Ctrl-C does:
+    through its clean-up, which stops the Kafka and registry it started."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a signal handler
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        connector = DfoEmployeeConnector(
-            producer=producer,
-            codec=pipeline.codec,
-            catalog=pipeline.catalog,
-            topics=topics,
-            institution="uio",
-            secret=pipeline.secret,
-        )
-        start = date.today() + timedelta(days=7)
-        await connector.publish(_new_hire_body(start))
-        click.echo(f"[5/6] DFØ: ansatt 00345678 Kari Nordmann starts {start}; IAM has no account.")
-        tasks = topics.name("hub.tasks")
-        opened = await _wait_for(bootstrap, tasks, pipeline, lambda t: t["state"] == "OPEN")
-        click.echo("  → the hub opened a correction task on " + tasks + ":")
-        _show_task(opened)
-
-        employees = topics.name("source.dfo.employee")
-        await producer.send_and_wait(employees, key=b"broken", value=b'{"ansatt": [{"id": ')
-        letter = await _wait_for(
-            bootstrap, topics.name("hub.deadletter"), None, lambda m: m.key == b"broken"
-        )
-        headers = headers_as_dict(letter.headers)
-        click.echo("  → a malformed record on " + employees + " went to the dead-letter topic:")
-        for name in ("hub.source.topic", "hub.source.partition", "hub.source.offset", "hub.error"):
-            click.echo(f"    {name:<22} {headers.get(name)}")
-
-        account_topic = topics.name("source.iam.account")
-        value = await pipeline.codec.encode(
-            account_topic, pipeline.catalog["no.bott.hub.iam.Account"], _account()
-        )
-        await producer.send_and_wait(account_topic, key=b"cerebrum-account-88123", value=value)
-        click.echo("[6/6] IAM: account karinor is created for Kari Nordmann.")
-        resolved = await _wait_for(
-            bootstrap,
-            tasks,
-            pipeline,
-            lambda t: t["task_id"] == opened["task_id"] and t["state"] == "RESOLVED",
-        )
-        click.echo("  → the same task resolved itself, recording the evidence of the fix:")
-        _show_task(resolved)
+        yield
     finally:
-        await producer.stop()
-        await pipeline.codec.close()
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            await asyncio.wait_for(worker.wait(), timeout=30)
-        except TimeoutError:
-            os.killpg(worker.pid, signal.SIGKILL)
-            await worker.wait()
+        signal.signal(signal.SIGTERM, previous)
 
 
-def run_demo(settings: HubSettings, *, keep_running: bool = False) -> None:
-    """Run the walking skeleton end to end and stop what it started."""
-    services: list[tuple[str, LocalJavaService]] = [
-        ("Kafka", embedded_kafka(settings)),
-        ("schema registry", embedded_registry(settings)),
-    ]
-    started: list[LocalJavaService] = []
+def run_demo(settings: HubSettings, options: DemoOptions, echo: Echo = click.echo) -> RunOutcome:
+    """Generate the default scenario, replay it through the hub, print the summary and
+    score; stop what the demo started unless ``options.keep_running`` (also when it is
+    interrupted by Ctrl-C or SIGTERM)."""
+    with _sigterm_as_interrupt():
+        return _run_demo(settings, options, echo)
+
+
+def _run_demo(settings: HubSettings, options: DemoOptions, echo: Echo) -> RunOutcome:
     began = time.monotonic()
+    # the fakes' HTTP access lines would bury the progress bars
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    stamp = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(2)}"  # two runs may meet
+    demo_dir = settings.state_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    echo(f"[1/4] Kafka and the schema registry (state in {settings.state_dir})")
+    started: list[LocalJavaService] = []
+    leave_running = False
     try:
-        addresses = []
-        for step, (label, service) in enumerate(services, start=1):
-            already = service.status().state is ServiceState.RUNNING
-            click.echo(f"[{step}/6] {'using' if already else 'starting'} the embedded {label}…")
-            result = service.start()
-            if result.started:
-                started.append(service)
-            addresses.append(result.record.address)
-            click.echo(f"  {label} {result.record.version} at {result.record.address}")
-        demo_settings = settings.model_copy(
-            update={"topic_prefix": f"demo-{datetime.now(UTC):%Y%m%d%H%M%S}."}
+        settings = _start_services(settings, started, echo)
+        settings = settings.model_copy(update={"topic_prefix": f"demo-{stamp}."})
+        echo(
+            f"[2/4] generating a university of {options.people:,} people over"
+            f" {options.days} days (seed {options.seed})"
         )
-        log_path = settings.state_dir / "demo" / "worker.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        asyncio.run(_walk(demo_settings, addresses[0], addresses[1], log_path))
-        click.echo(f"\nDone in {time.monotonic() - began:.1f}s. Where to look next:")
-        click.echo("  hub kafka status       the embedded broker")
-        click.echo("  hub --help             every command")
-        click.echo(f"  {log_path}   the worker's log")
-    finally:
-        if keep_running:
+        simulation = SimulationSettings(
+            seed=options.seed,
+            people=options.people,
+            days=options.days,
+            institution=settings.institution,
+        )
+        scenario = simulate(simulation, progress=progress_bar("generate", "people", echo))
+        scenario_path = demo_dir / f"demo-{stamp}.jsonl"
+        write_scenario(scenario, scenario_path)
+        faults = Counter(e.fault for e in scenario.expectations)
+        echo(
+            f"  {len(scenario.events):,} events and {len(scenario.expectations):,} expected"
+            f" tasks ({', '.join(f'{k} {v}' for k, v in sorted(faults.items()))})"
+            f" in {scenario_path}"
+        )
+        for reorganisation in scenario.meta.get("reorganisations", []):
+            echo(
+                f"  reorganisation: unit {reorganisation['closed']} closes on"
+                f" {reorganisation['last_day']}, replaced by {reorganisation['replaced_by']}"
+                f" ({reorganisation['members']} members moved,"
+                f" {len(reorganisation['positions_left_behind'])} positions left behind)"
+            )
+        echo("[3/4] replaying it through the fake sources, connectors, Kafka and a hub worker")
+        outcome = run_scenario(scenario, settings, echo=echo)
+        echo("[4/4] summary")
+        _summary(outcome, time.monotonic() - began, echo)
+        _where_next(settings, scenario_path, echo)
+        if options.keep_running:
+            pid, port = _start_dashboard(settings, demo_dir / f"dashboard-{stamp}.log")
+            echo(f"\nThe dashboard runs at http://127.0.0.1:{port} (pid {pid}; stop: kill {pid})")
+            leave_running = True
+        return outcome
+    finally:  # a demo that failed stops what it started, whatever it was asked
+        if leave_running:
             for service in started:
-                click.echo(f"left {service.name} running (stop it with 'hub {service.name} stop')")
+                echo(f"left {service.name} running (stop it with 'hub {service.name} stop')")
         else:
             for service in reversed(started):
                 service.stop()
-                click.echo(f"stopped the embedded {service.name} this demo started")
+                echo(f"stopped the embedded {service.name} this demo started")

@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaProducer
 
 from hub.endpoints import kafka_bootstrap, make_pipeline, registry_url
 from hub.errors import ConfigurationError
+from hub.kafka_security import kafka_client_options
 from hub.pipeline import FAILSAFE_COMMAND
 from hub.settings import HubSettings
 
@@ -37,7 +38,9 @@ async def send_decision(
         "decided_at": datetime.now(UTC),
     }
     value = await pipeline.codec.encode(topic, pipeline.catalog[FAILSAFE_COMMAND], command)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(settings, start=False))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap(settings, start=False), **kafka_client_options()
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, key=f"{institution}|{rule_id}".encode(), value=value)

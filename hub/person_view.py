@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 __all__ = [
@@ -119,11 +120,20 @@ class PersonView:
         linked = [LinkedRecord(f"{s}/{r['source_id']}", s, r) for s, r in records]
         return cls(person_key, institution, records={r.ref: r for r in linked})
 
+    @cached_property
+    def _by_source(self) -> dict[str, list[Record]]:
+        # A view is never changed (it is replaced), so the rules' many lookups share one
+        # grouping of its records.
+        grouped: dict[str, list[Record]] = {}
+        for _, linked in sorted(self.records.items()):
+            grouped.setdefault(linked.source_topic, []).append(linked.record)
+        return grouped
+
     def of_source(self, source: str) -> list[Record]:
         """The person's records from one source, oldest reference first."""
-        return [r.record for _, r in sorted(self.records.items()) if r.source_topic == source]
+        return list(self._by_source.get(source, ()))
 
-    @property
+    @cached_property
     def employee(self) -> Record | None:
         """DFØ's employee record (the newest, should a dispute leave two)."""
         employees = self.of_source(SourceKind.DFO_EMPLOYEE)

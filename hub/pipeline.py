@@ -33,6 +33,7 @@ from hub.person_view import (
     upsert_record,
 )
 from hub.rules import RULES, Rule, RuleSettings
+from hub.source_deletion import INSTITUTION_HEADER, SOURCE_ID_HEADER, deletion_of
 from hub.tasks.lifecycle import (
     Transition,
     adopt_tasks,
@@ -171,24 +172,48 @@ class Pipeline:
 
     # -- 1. route -----------------------------------------------------------------
 
-    async def route(self, topic: str, value: bytes | None) -> tuple[str, bytes]:
-        """Decode a source record; return (institution, encoded IdentityEvent)."""
+    async def route(
+        self,
+        topic: str,
+        value: bytes | None,
+        headers: object = None,
+        published_at: datetime | None = None,
+    ) -> tuple[str, bytes]:
+        """Decode a source record; return (institution, encoded IdentityEvent).
+
+        A tombstone is a deletion when its headers say what was deleted
+        (:mod:`hub.source_deletion`); ``published_at`` is when it was published.
+        """
         logical = self._logical.get(topic)
         if logical is None:
             raise MappingError(f"{topic} is not a source topic of this hub")
         if value is None:
-            raise MappingError("the record has no value (a tombstone is not a source record)")
-        schema_name = self.schema_of_source[logical]
-        record = await self.codec.decode(value, self.catalog[schema_name])
-        event = {
-            "institution": record["institution"],
-            "source_topic": logical,
-            "record": (schema_name, record),
-        }
+            deletion = deletion_of(headers)
+            if deletion is None:
+                raise MappingError(
+                    "the record has no value and no deletion headers"
+                    f" ({INSTITUTION_HEADER}, {SOURCE_ID_HEADER}): a tombstone must say"
+                    " which record its source deleted"
+                )
+            event: Record = {
+                "institution": deletion.institution,
+                "source_topic": logical,
+                "record": None,
+                "deleted_source_id": deletion.source_id,
+                "deleted_at": published_at or datetime.now(UTC),
+            }
+        else:
+            schema_name = self.schema_of_source[logical]
+            record = await self.codec.decode(value, self.catalog[schema_name])
+            event = {
+                "institution": record["institution"],
+                "source_topic": logical,
+                "record": (schema_name, record),
+            }
         encoded = await self.codec.encode(
             self.topics.name("hub.identity-input"), self.catalog[IDENTITY_EVENT], event
         )
-        return record["institution"], encoded
+        return str(event["institution"]), encoded
 
     # -- 2. correlate -------------------------------------------------------------
 
@@ -199,7 +224,17 @@ class Pipeline:
         if value is None:
             raise MappingError("the identity event has no value")
         event = await self.codec.decode(value, self.catalog[IDENTITY_EVENT])
-        states, outgoing = stage.process(event["source_topic"], event["record"])
+        if event["record"] is None:
+            if not event.get("deleted_source_id") or event.get("deleted_at") is None:
+                raise MappingError("the identity event has neither a record nor a deletion")
+            states, outgoing = stage.process_deletion(
+                event["source_topic"],
+                event["institution"],
+                event["deleted_source_id"],
+                event["deleted_at"],
+            )
+        else:
+            states, outgoing = stage.process(event["source_topic"], event["record"])
         encoded = [(o.person_key, await self.encode_person_event(o.event)) for o in outgoing]
         return states, encoded
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from hub.person_view import ReferenceData
 
-__all__ = ["REFERENCE_SOURCES", "keys_for", "reference_data"]
+__all__ = ["REFERENCE_SOURCES", "deleted_keys", "keys_for", "reference_data"]
 
 Record = dict[str, Any]
 
@@ -33,6 +33,20 @@ def keys_for(source: str, record: Record) -> list[str]:
         if key.get("source_system") == "dfo_sap"
     ]
     return keys
+
+
+def _own_key(source: str, source_id: str) -> str:
+    return f"dfo:{source_id}" if source == "source.dfo.orgunit" else f"orgreg:{source_id}"
+
+
+def deleted_keys(source: str, source_id: str, table: Mapping[bytes, Any]) -> list[str]:
+    """The table keys to remove when a source deletes an org unit: the ones the stored
+    record was kept under (an OrgReg unit also under its DFØ ids)."""
+    own = _own_key(source, source_id)
+    stored = table.get(own.encode())
+    if stored is None:
+        return [own]
+    return sorted({own, *keys_for(source, stored["record"])})
 
 
 class _Prefixed(Mapping[str, Record]):

@@ -10,14 +10,14 @@ single-object encoding with ``schemas/avro/`` as the registry.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigurationError
 
-__all__ = ["HubSettings", "load_settings"]
+__all__ = ["HubSettings", "load_model", "load_settings"]
 
 _DEV_SECRET = "dev-only-pseudonym-secret-change-me"  # noqa: S105 - the published dev default
 
@@ -77,6 +77,21 @@ class HubSettings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     state_dir: Path = Field(default_factory=_default_state_dir)
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    worker_session_timeout_seconds: float = Field(
+        default=60.0,
+        ge=6,
+        le=300,
+        description="How long a silent worker keeps its partitions before others take them.",
+    )
+    worker_commit_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description=(
+            "How often a worker commits the offsets it has processed; a replay's barriers"
+            " wait for the commits, so a replay's worker commits more often."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
@@ -86,14 +101,24 @@ class HubSettings(BaseSettings):
         return self.pseudonym_secret.get_secret_value() == _DEV_SECRET
 
 
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_model(model: type[SettingsT], what: str, **overrides: object) -> SettingsT:
+    """Read a settings model from the environment, or raise a :class:`ConfigurationError`
+    that names each bad variable (``what`` says whose settings they are)."""
+    prefix = str(model.model_config.get("env_prefix", ""))
+    try:
+        return model(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid {what} settings: {problems}") from exc
+
+
 def load_settings(**overrides: object) -> HubSettings:
     """Read settings from the environment, or raise a :class:`ConfigurationError`
     that names each bad field."""
-    try:
-        return HubSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"HUB_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigurationError(f"invalid hub settings: {problems}") from exc
+    return load_model(HubSettings, "hub", **overrides)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from hub.compacted import latest_by_key
 from hub.endpoints import kafka_bootstrap, make_pipeline, registry_url
 from hub.errors import HubError
+from hub.kafka_security import kafka_client_options
 from hub.pipeline import TASK_FEEDBACK
 from hub.settings import HubSettings
 
@@ -19,32 +21,15 @@ __all__ = ["latest_tasks", "send_feedback"]
 async def latest_tasks(settings: HubSettings) -> dict[str, dict[str, Any]]:
     """Every task's latest state, read from the compacted hub.tasks to its end."""
     pipeline = make_pipeline(settings, registry_url(settings, start=False))
-    topic = pipeline.topics.name("hub.tasks")
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=kafka_bootstrap(settings, start=False),
-        auto_offset_reset="earliest",
-        group_id=None,
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    latest: dict[str, dict[str, Any]] = {}
     try:
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        pending = {tp for tp, end in ends.items() if end > 0}
-        while pending:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.value is not None:
-                        task = await pipeline.codec.decode_any(message.value)
-                        latest[task["task_id"]] = task
-                    if message.offset + 1 >= ends[tp]:
-                        pending.discard(tp)
+        found = await latest_by_key(
+            kafka_bootstrap(settings, start=False),
+            pipeline.topics.name("hub.tasks"),
+            pipeline.codec,
+        )
     finally:
-        await consumer.stop()
         await pipeline.codec.close()
-    return latest
+    return {task["task_id"]: task for task in found.values()}
 
 
 async def send_feedback(
@@ -73,7 +58,9 @@ async def send_feedback(
         "expires_at": expires_at,
     }
     value = await pipeline.codec.encode(topic, pipeline.catalog[TASK_FEEDBACK], feedback)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap(settings, start=False))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap(settings, start=False), **kafka_client_options()
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, key=task_id.encode(), value=value)

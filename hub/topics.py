@@ -11,8 +11,16 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import ConfigurationError
+from hub.kafka_security import kafka_client_options
 
-__all__ = ["TOPICS_FILE", "TopicCatalog", "TopicSpec", "ensure_topics"]
+__all__ = [
+    "TOPICS_FILE",
+    "TopicCatalog",
+    "TopicSpec",
+    "create_topics",
+    "ensure_topic_specs",
+    "ensure_topics",
+]
 
 TOPICS_FILE = Path(__file__).resolve().parents[1] / "deploy" / "topics.yaml"
 
@@ -111,29 +119,42 @@ class TopicCatalog:
 
 async def ensure_topics(bootstrap_servers: str, catalog: TopicCatalog) -> list[str]:
     """Create the catalogue's topics that do not exist yet; return the names created."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: PLC0415
+    return await ensure_topic_specs(bootstrap_servers, list(catalog))
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+
+async def ensure_topic_specs(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
+    """Create the topics of ``specs`` that do not exist yet; return the names created."""
+    from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in catalog if spec.name not in existing]
-        if missing:
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        name=spec.name,
-                        num_partitions=spec.partitions,
-                        replication_factor=spec.replication_factor,
-                        topic_configs=spec.config(),
-                    )
-                    for spec in missing
-                ]
-            )
-            await _wait_for_leaders(admin, [spec.name for spec in missing])
+        missing = [spec for spec in specs if spec.name not in existing]
+        await create_topics(admin, missing)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def create_topics(admin: Any, specs: list[TopicSpec]) -> None:
+    """Create topics as declared, and wait until each partition has a leader."""
+    from aiokafka.admin import NewTopic  # noqa: PLC0415
+
+    if not specs:
+        return
+    await admin.create_topics(
+        [
+            NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication_factor,
+                topic_configs=spec.config(),
+            )
+            for spec in specs
+        ]
+    )
+    await _wait_for_leaders(admin, [spec.name for spec in specs])
 
 
 async def _wait_for_leaders(admin: Any, names: list[str], within_s: float = 30.0) -> None:

@@ -6,7 +6,9 @@ Kafka comes from, in order:
 3. the local jar broker of ``hub kafka start`` (the case on our machines).
 
 The registry comes from ``SCHEMA_REGISTRY_URL`` when set, else the embedded
-Apicurio launcher. Each test gets topics of its own through a topic prefix.
+Apicurio launcher. RabbitMQ (for the AMQP notification feeds) comes from ``AMQP_URL``
+when set, else a private node of Debian's ``rabbitmq-server``. Each test gets topics
+(and queues) of its own through a prefix.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from connectors.testing.conformance import KitEnvironment, kit_environment
 from hub.embedded.kafka import KAFKA_VERSION, LocalKafka
+from hub.embedded.rabbitmq import LocalRabbitMQ
 from hub.embedded.registry import LocalRegistry
 from hub.settings import HubSettings
 
@@ -119,7 +123,40 @@ def registry_url(
         registry.stop()
 
 
+@pytest.fixture(scope="session")
+def rabbitmq(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real RabbitMQ broker for the whole session: its AMQP URL."""
+    external = os.environ.get("AMQP_URL")
+    if external:
+        _report(request, "rabbitmq: existing broker from AMQP_URL")
+        yield external
+        return
+    node = LocalRabbitMQ(tmp_path_factory.mktemp("rabbitmq"), port=0)
+    result = node.start()
+    _report(
+        request,
+        f"rabbitmq: RabbitMQ {result.record.version} (Debian package, private node, pid"
+        f" {result.record.pid}) at 127.0.0.1:{result.record.ports['amqp']}",
+    )
+    try:
+        yield result.record.address
+    finally:
+        node.stop()
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A topic prefix of this test's own, so tests never share topics or groups."""
     return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def kit(
+    kafka: KafkaEndpoint, registry_url: str, topic_prefix: str
+) -> AsyncIterator[KitEnvironment]:
+    """This test's topics on the real broker and a codec for the registry (the connector
+    conformance kit's environment), for connector tests outside the kit."""
+    async with kit_environment(kafka.bootstrap_servers, registry_url, topic_prefix) as env:
+        yield env

@@ -79,3 +79,47 @@ def dfo_hire_event(start: date, stamp: datetime, institution: str = "uio") -> di
         record_ref="source.dfo.employee/7",
         event_time=stamp,
     )
+
+
+def correction_task(number: int, now: datetime, **fields: Any) -> dict[str, Any]:
+    """A ``no.bott.hub.tasks.CorrectionTask`` as the worker writes it to hub.tasks: task
+    ``task-<number>``, an open P1 new hire without an account, opened a day before
+    ``now`` and due in five days. ``fields`` override any of it."""
+    from hub.clock import business_date  # noqa: PLC0415
+
+    today = business_date(now)
+    return {
+        "task_id": f"task-{number:04d}",
+        "rule_id": "access.new_hire_without_account",
+        "state": "OPEN",
+        "severity": "P1",
+        "owner_group": "iam",
+        "queue": None,
+        "institution": "uio",
+        "subject": f"p-{number}",
+        "person_key": f"p-{number:024x}",
+        "display_name": f"Person {number}",
+        "title_nb": f"Nytilsatt uten brukerkonto {number}",
+        "title_en": f"New hire without an account {number}",
+        "description_nb": "beskrivelse",
+        "description_en": "description",
+        "suggested_fix_nb": "tiltak",
+        "suggested_fix_en": "create the account",
+        "evidence": [
+            {
+                "system": "dfo_sap",
+                "field": "start_date",
+                "value": (today + timedelta(days=5)).isoformat(),
+                "source_timestamp": now - timedelta(days=1),
+            },
+        ],
+        "resolution_evidence": [],
+        "due_date": today + timedelta(days=5),
+        "opened_at": now - timedelta(days=1),
+        "updated_at": now,
+        "resolved_at": None,
+        "revision": 1,
+        "escalated": False,
+        "exception": None,
+        **fields,
+    }

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.avro.codec import AvroCodec
 from hub.deadletter import headers_as_dict
+from hub.worker_process import worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,8 +36,22 @@ class Collected:
     decoded: Any = None
 
 
+def stop_process_group(proc: subprocess.Popen[Any], within_s: float = 30) -> int:
+    """SIGTERM to a process started with ``start_new_session``, then SIGKILL to its group
+    if it has not ended within ``within_s``; return its exit code."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
 class WorkerProcess:
-    """``python -m hub worker`` in a subprocess, against the test's broker and registry."""
+    """``python -m hub worker`` (or another ``command``) in a subprocess, against the
+    test's broker and registry."""
 
     def __init__(
         self,
@@ -46,29 +61,24 @@ class WorkerProcess:
         prefix: str,
         state_dir: Path,
         extra_env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("worker",),
     ) -> None:
-        self.log_path = state_dir / "worker.log"
-        self.env = {
-            **os.environ,
-            "HUB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "HUB_TOPIC_PREFIX": prefix,
-            "HUB_STATE_DIR": str(state_dir),
-            "HUB_WORKER_WEB_PORT": "0",
-            "HUB_LOG_FORMAT": "json",
-            **(
-                {"HUB_SCHEMA_REGISTRY_URL": registry_url}
-                if registry_url
-                else {"HUB_WIRE_FORMAT": "single-object"}
-            ),
-            **(extra_env or {}),
-        }
+        self.command = command
+        self.log_path = state_dir / f"{'-'.join(command)}.log"
+        self.env = worker_env(
+            bootstrap=bootstrap,
+            prefix=prefix,
+            state_dir=state_dir,
+            registry_url=registry_url,
+            extra={"HUB_LOG_FORMAT": "json", **(extra_env or {})},
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub", "worker"],
+            [sys.executable, "-m", "hub", *self.command],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -83,15 +93,15 @@ class WorkerProcess:
         except OSError:
             return ""
 
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+    def kill(self) -> None:
+        """``kill -9``: no chance to commit, flush or say goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process_group(self.proc)
 
     def __enter__(self) -> WorkerProcess:
         return self.start()
@@ -100,11 +110,34 @@ class WorkerProcess:
         self.stop()
 
 
+def run_hub(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m hub ARGS`` as an operator runs it, with ``env`` added to ours."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+async def run_hub_async(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """:func:`run_hub` without blocking the test's event loop."""
+    return await asyncio.to_thread(run_hub, env, *args)
+
+
 async def produce(
-    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[bytes | None, bytes | None]],
+    **client_options: Any,
 ) -> list[tuple[int, int]]:
     """Send records; return (partition, offset) of each."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options)
     await producer.start()
     try:
         placed = []
@@ -124,6 +157,7 @@ async def collect(
     within_s: float = 90.0,
     codec: AvroCodec | None = None,
     decode_topics: tuple[str, ...] = (),
+    client_options: dict[str, Any] | None = None,
 ) -> list[Collected]:
     """Read the topics from the beginning until ``until(records)`` holds.
 
@@ -135,6 +169,7 @@ async def collect(
         auto_offset_reset="earliest",
         group_id=None,
         enable_auto_commit=False,
+        **(client_options or {}),
     )
     await consumer.start()
     seen: list[Collected] = []
@@ -183,15 +218,49 @@ class TaskView:
         return view
 
 
-def dfo_connector(producer: AIOKafkaProducer, pipeline: Any, institution: str = "uio") -> Any:
-    """The DFØ connector, publishing through ``producer`` with the pipeline's codec."""
-    from connectors.dfo.connector import DfoEmployeeConnector  # noqa: PLC0415
+class DfoBodyPublisher:
+    """Publishes ``GET ansatte/v2/{id}`` bodies as the SDK's DFØ employee connector maps
+    them: the record on source.dfo.employee, or a dead letter."""
 
-    return DfoEmployeeConnector(
+    def __init__(self, connector: Any, publisher: Any) -> None:
+        self.connector = connector
+        self.publisher = publisher
+
+    async def publish(self, body: bytes) -> str | None:
+        """The employee number published, or None when the body was dead-lettered."""
+        from connectors.sdk.items import Failed  # noqa: PLC0415
+
+        item = self.connector.map_body(body, origin="dfo:ansatte")
+        if isinstance(item, Failed):
+            await self.publisher.dead_letter(item)
+            return None
+        published = await self.publisher.upsert(item, self.connector.key(item.record))
+        return published.key  # type: ignore[no-any-return]
+
+
+def dfo_connector(
+    producer: AIOKafkaProducer, pipeline: Any, institution: str = "uio"
+) -> DfoBodyPublisher:
+    """The DFØ employee connector, publishing through ``producer`` with the pipeline's codec."""
+    from connectors.dfo.connector import DfoEmployeeConnector  # noqa: PLC0415
+    from connectors.dfo.settings import DfoSettings  # noqa: PLC0415
+    from connectors.sdk.connector import load_connector_settings  # noqa: PLC0415
+    from connectors.sdk.publisher import RecordPublisher  # noqa: PLC0415
+
+    settings = load_connector_settings(
+        DfoSettings,
+        base_url="http://127.0.0.1:9/",
+        institution=institution,
+        pseudonym_secret=pipeline.secret,
+    )
+    connector = DfoEmployeeConnector(settings)
+    publisher = RecordPublisher(
+        connector=connector.name,
+        topic=connector.topic,
+        schema=connector.schema,
         producer=producer,
         codec=pipeline.codec,
         catalog=pipeline.catalog,
         topics=pipeline.topics,
-        institution=institution,
-        secret=pipeline.secret,
     )
+    return DfoBodyPublisher(connector, publisher)

@@ -154,7 +154,7 @@ class TestDeadLetters:
         by_body = {r.value: r.headers for r in seen}
         assert sorted(by_body) == sorted(bodies), "each body is kept as it came"
         for headers in by_body.values():
-            assert headers["hub.connector"] == "dfo"
+            assert headers["hub.connector"] == "dfo-employee"
             assert headers["hub.stage"] == "connector"
             assert SAMPLE_FNR not in headers["hub.error"]
         assert "not valid JSON" in by_body[bodies[0]]["hub.error"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hub.embedded.kafka import KAFKA_VERSION, metadata_answers
-from hub.embedded.process import find_processes
+from hub.embedded.process import find_processes, free_port
 from hub.settings import HubSettings
 
 pytestmark = pytest.mark.kafka
@@ -57,17 +57,10 @@ def cli(tmp_path: Path) -> Iterator[Cli]:
         runner("kafka", "stop")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class TestKafkaCommand:
     def test_start_twice_runs_one_broker_and_stop_leaves_no_java(self, cli: Cli) -> None:
         """A second start finds the first broker; stop ends every java process of it."""
-        port = _free_port()
+        port = free_port()
         first = cli("kafka", "start", "--port", str(port))
         assert first.returncode == 0, first.stderr
         assert f"kafka {KAFKA_VERSION} started at 127.0.0.1:{port}" in first.stdout

@@ -111,6 +111,24 @@ class TestGate:
         same, released, decided = decide(gate, command("uio|x|9", "CONFIRM"))
         assert (same, released, decided) == (gate, [], None)
 
+    def test_the_window_is_counted_per_minute_and_kind(self) -> None:
+        """However many changes a minute brings, the gate keeps one count per minute and
+        kind, and changes that leave the window stop counting."""
+        lenient = FailsafeSettings(share=10, min_changes=5000, window_minutes=60)
+        gate = new_gate("uio", RULE)
+        for n in range(2000):
+            at = T0 + timedelta(seconds=n // 100)  # 20 seconds: one minute
+            gate, _, _ = admit(
+                gate, proposal(n, "resolved" if n % 4 == 0 else "opened", at), lenient
+            )
+        assert sorted((r["opening"], r["count"]) for r in gate["recent"]) == [
+            (False, 500),
+            (True, 1500),
+        ]
+        later = T0 + timedelta(minutes=61)
+        gate, _, _ = admit(gate, proposal(9999, at=later), lenient)
+        assert [(r["at"], r["count"]) for r in gate["recent"]] == [(later.replace(second=0), 1)]
+
     def test_a_disabled_failsafe_passes_everything(self) -> None:
         """With the failsafe off, a burst goes out as it comes."""
         gate = new_gate("uio", RULE)

@@ -58,6 +58,9 @@ class TestCommandLine:
             ["worker"],
             ["schemas", "check"],
             ["demo"],
+            ["connector"],
+            ["connector", "list"],
+            ["connector", "run"],
         ]
         for command in commands:
             result = subprocess.run(

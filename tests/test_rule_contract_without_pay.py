@@ -29,6 +29,11 @@ EMPLOYEE_ID = "567890"
 
 def employee(**overrides: Any) -> dict[str, Any]:
     """A DFØ employee on an hourly contract for the autumn term 2026."""
+    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **employee_fields(**overrides))
+
+
+def employee_fields(**overrides: Any) -> dict[str, Any]:
+    """The fields of :func:`employee`."""
     fields: dict[str, Any] = {
         "first_name": "Nora",
         "last_name": "Berg",
@@ -38,7 +43,7 @@ def employee(**overrides: Any) -> dict[str, Any]:
         "end_date": date(2026, 12, 31),
         "additional_positions": [],
     }
-    return build.employee(EMPLOYEE_ID, EMPLOYEE_STAMP, **(fields | overrides))
+    return fields | overrides
 
 
 def paid(period: str, amount: float = 4350.0) -> dict[str, Any]:
@@ -213,6 +218,45 @@ class TestTiming:
         later = OCTOBER_CLOSES + timedelta(hours=1)
         assert periods(evaluate(person, now=later, settings=tuned)) == ["2026-10"]
         assert rule.next_check(person, OCTOBER_CLOSES, tuned) == later
+
+
+class TestSettling:
+    """DFØ HR and DFØ payroll are separate feeds, read in no fixed order: a contract the
+    hub has just seen waits ``settle_hours`` for the period's payroll result."""
+
+    def test_a_fresh_contract_waits_a_day(self) -> None:
+        """A contract changed an hour ago holds its unpaid period back until a day after."""
+        stamp = NOW - timedelta(hours=1)
+        person = view(build.employee(EMPLOYEE_ID, stamp, **employee_fields()), paid("2026-08"))
+        assert evaluate(person) == []
+        assert rule.next_check(person, NOW, SETTINGS) == stamp + timedelta(hours=24)
+        assert periods(evaluate(person, now=stamp + timedelta(hours=24))) == ["2026-09", "2026-10"]
+
+    def test_settle_hours_is_a_setting(self) -> None:
+        """With settle_hours 0 a contract seen a moment ago is checked at once."""
+        stamp = NOW - timedelta(minutes=1)
+        person = view(build.employee(EMPLOYEE_ID, stamp, **employee_fields()), paid("2026-08"))
+        tuned = RuleSettings.tuned(rule.RULE_ID, params={"settle_hours": 0})
+        assert periods(evaluate(person, settings=tuned)) == ["2026-09", "2026-10"]
+
+    def test_a_negative_settle_is_refused(self) -> None:
+        tuned = RuleSettings.tuned(rule.RULE_ID, params={"settle_hours": -1})
+        with pytest.raises(ConfigurationError, match="settle_hours"):
+            evaluate(view(employee()), settings=tuned)
+
+    def test_an_open_task_is_not_held_back_by_a_newer_contract(self) -> None:
+        """A new version of the contract does not resolve the open task for September."""
+        stamp = NOW - timedelta(hours=1)
+        subject = f"{PERSON_KEY}/period:2026-09"
+        task = {"rule_id": rule.RULE_ID, "subject": subject, "state": "OPEN"}
+        person = build.person(
+            (SourceKind.DFO_EMPLOYEE, build.employee(EMPLOYEE_ID, stamp, **employee_fields())),
+            (SourceKind.PAYROLL_RESULT, paid("2026-08")),
+            (SourceKind.PAYROLL_RESULT, paid("2026-10")),
+            key=PERSON_KEY,
+            tasks={"t": task},
+        )
+        assert periods(evaluate(person)) == ["2026-09"]
 
 
 class TestDueDate:

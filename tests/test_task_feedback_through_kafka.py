@@ -3,10 +3,7 @@ suppresses an open task, `hub tasks unsuppress` reopens it, `hub tasks list` sho
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
+import json
 from pathlib import Path
 
 import pytest
@@ -14,23 +11,10 @@ from aiokafka import AIOKafkaProducer
 
 from tests.conftest import KafkaEndpoint
 from tests.factories import dfo_new_hire_body
-from tests.kafka_support import ROOT, TaskView, WorkerProcess, collect, dfo_connector
+from tests.kafka_support import TaskView, WorkerProcess, collect, dfo_connector, run_hub_async
 from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
-
-
-async def hub_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "hub", *args],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
 
 
 class TestTaskFeedback:
@@ -65,7 +49,15 @@ class TestTaskFeedback:
                 until=lambda rs: "OPEN" in _states(rs, tasks),
             )
             (task_id,) = TaskView.of(seen, tasks).latest
-            done = await hub_cli(
+            shown = await run_hub_async(env, "tasks", "show", task_id)
+            assert shown.returncode == 0, shown.stderr
+            detail = json.loads(shown.stdout)
+            assert (detail["task_id"], detail["state"]) == (task_id, "OPEN")
+            assert any(e["field"] == "start_date" for e in detail["evidence"])
+            nothing = await run_hub_async(env, "tasks", "show", "task-nope")
+            assert nothing.returncode == 1
+            assert "no task task-nope" in nothing.stderr
+            done = await run_hub_async(
                 env,
                 "tasks",
                 "suppress",
@@ -85,9 +77,9 @@ class TestTaskFeedback:
                 decode_topics=(tasks,),
                 until=lambda rs: "SUPPRESSED" in _states(rs, tasks),
             )
-            listed = await hub_cli(env, "tasks", "list", "--state", "SUPPRESSED")
+            listed = await run_hub_async(env, "tasks", "list", "--state", "SUPPRESSED")
             assert task_id in listed.stdout, listed.stderr
-            again = await hub_cli(env, "tasks", "unsuppress", task_id, "--by", "kari.hr")
+            again = await run_hub_async(env, "tasks", "unsuppress", task_id, "--by", "kari.hr")
             assert again.returncode == 0, again.stderr
             final = await collect(
                 kafka.bootstrap_servers,
@@ -106,6 +98,8 @@ class TestTaskFeedback:
         latest = TaskView.of(final, tasks).latest[task_id]
         assert latest["state"] == "OPEN"
         assert latest["exception"] is None
-        missing = await hub_cli(env, "tasks", "suppress", "task-nope", "--by", "x", "--reason", "y")
+        missing = await run_hub_async(
+            env, "tasks", "suppress", "task-nope", "--by", "x", "--reason", "y"
+        )
         assert missing.returncode == 1
         assert "no task task-nope" in missing.stderr

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from hub.embedded.process import free_port
 from hub.endpoints import make_pipeline
 from hub.pipeline import Pipeline
 from hub.settings import load_settings
+from hub.source_deletion import SourceDeletion
 from hub.topics import ensure_topics
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
@@ -44,11 +47,13 @@ class TestWalkingSkeleton:
         pipeline = await _pipeline(kafka, registry_url, topic_prefix)
         tasks = pipeline.topics.name("hub.tasks")
         audit = pipeline.topics.name("hub.task-events")
+        web_port = free_port()
         worker = WorkerProcess(
             bootstrap=kafka.bootstrap_servers,
             registry_url=registry_url,
             prefix=topic_prefix,
             state_dir=tmp_path,
+            extra_env={"HUB_WORKER_WEB_PORT": str(web_port)},
         )
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()
@@ -92,6 +97,21 @@ class TestWalkingSkeleton:
                     codec=pipeline.codec,
                     decode_topics=(tasks, audit),
                 )
+                # The account is deleted in IAM: a tombstone saying so reopens the task.
+                await producer.send_and_wait(
+                    pipeline.topics.name("source.iam.account"),
+                    key=b"acc-1",
+                    value=None,
+                    headers=SourceDeletion("uio", "acc-1").headers(),
+                )
+                metrics = await _metrics(web_port)
+                reopened = await collect(
+                    kafka.bootstrap_servers,
+                    [audit],
+                    until=lambda rs: _states(rs, audit)[-1:] == ["OPEN"] and len(rs) >= 3,
+                    codec=pipeline.codec,
+                    decode_topics=(audit,),
+                )
         finally:
             await producer.stop()
             await pipeline.codec.close()
@@ -103,3 +123,29 @@ class TestWalkingSkeleton:
         assert resolved["resolved_at"] is not None
         assert any("sigridb: ACTIVE" in (e["value"] or "") for e in resolved["resolution_evidence"])
         assert _states(final, audit) == ["OPEN", "RESOLVED"], "the audit log has both transitions"
+        assert _states(reopened, audit) == ["OPEN", "RESOLVED", "OPEN"], (
+            "a deleted account reopens the same task"
+        )
+        assert {r.decoded["task_id"] for r in reopened} == {first["task_id"]}
+        rule = f'rule="{RULE}"'
+        assert metrics[f'hub_task_transitions_total{{{rule},severity="P1",state="OPEN"}}'] == 1
+        assert metrics[f'hub_task_transitions_total{{{rule},severity="P1",state="RESOLVED"}}'] == 1
+        assert metrics['hub_records_in_total{topic="source.dfo.employee"}'] >= 1
+        assert metrics['hub_records_out_total{topic="hub.tasks"}'] == 2
+        assert metrics['hub_source_to_task_seconds_count{state="OPEN"}'] == 1
+
+
+async def _metrics(port: int) -> dict[str, float]:
+    """The worker's /metrics, as {"name{labels}": value}."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/metrics") as response,
+    ):
+        assert response.status == 200
+        text = await response.text()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values

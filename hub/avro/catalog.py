@@ -64,7 +64,7 @@ class SchemaCatalog:
             raise SchemaError(f"no Avro schemas (*.avsc) in {directory}")
         for path in files:
             try:
-                parsed = fastavro.schema.load_schema(str(path), _write_hint=False)
+                parsed = fastavro.schema.load_schema(str(path))
             except (fastavro.schema.SchemaParseException, ValueError, KeyError, OSError) as exc:
                 raise SchemaError(f"cannot parse Avro schema {path.name}: {exc}") from exc
             plain = _strip_fastavro_keys(parsed)

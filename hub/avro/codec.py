@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import fastavro
@@ -35,9 +36,20 @@ class AvroCodec(abc.ABC):
     def __init__(self, catalog: SchemaCatalog) -> None:
         self.catalog = catalog
 
-    @abc.abstractmethod
     async def encode(self, topic: str, schema: AvroSchema, record: Any) -> bytes:
         """Frame and encode ``record``; raises WireFormatError if it does not fit."""
+        return await self.frame(topic, schema, write_body(schema.parsed, record))
+
+    async def encode_for(
+        self, topics: Sequence[str], schema: AvroSchema, record: Any
+    ) -> list[bytes]:
+        """``record`` encoded for each of ``topics``, its Avro body written once."""
+        body = write_body(schema.parsed, record)
+        return [await self.frame(topic, schema, body) for topic in topics]
+
+    @abc.abstractmethod
+    async def frame(self, topic: str, schema: AvroSchema, body: bytes) -> bytes:
+        """Frame an Avro body written with ``schema`` for ``topic``."""
 
     @abc.abstractmethod
     async def writer_schema(self, data: bytes) -> tuple[Any, bytes]:
@@ -66,14 +78,14 @@ class ConfluentCodec(AvroCodec):
         self._ids: dict[tuple[str, str], int] = {}
         self._writers: dict[int, Any] = {}
 
-    async def encode(self, topic: str, schema: AvroSchema, record: Any) -> bytes:
+    async def frame(self, topic: str, schema: AvroSchema, body: bytes) -> bytes:
         key = (subject_for(topic), schema.name)
         schema_id = self._ids.get(key)
         if schema_id is None:
             schema_id = await self.registry.register(key[0], schema.text)
             self._ids[key] = schema_id
             self._writers.setdefault(schema_id, schema.parsed)
-        return confluent_frame(schema_id, write_body(schema.parsed, record))
+        return confluent_frame(schema_id, body)
 
     async def writer_schema(self, data: bytes) -> tuple[Any, bytes]:
         schema_id, body = confluent_unframe(data)
@@ -84,7 +96,7 @@ class ConfluentCodec(AvroCodec):
             except UnknownSchemaIdError as exc:
                 raise WireFormatError(str(exc)) from exc
             try:
-                writer = fastavro.parse_schema(json.loads(text), _write_hint=False)
+                writer = fastavro.parse_schema(json.loads(text))
             except (ValueError, KeyError, fastavro.schema.SchemaParseException) as exc:
                 raise WireFormatError(f"schema id {schema_id} cannot be parsed: {exc}") from exc
             self._writers[schema_id] = writer
@@ -97,8 +109,8 @@ class ConfluentCodec(AvroCodec):
 class SingleObjectCodec(AvroCodec):
     """Avro single-object encoding; ``schemas/avro/`` is the registry."""
 
-    async def encode(self, topic: str, schema: AvroSchema, record: Any) -> bytes:
-        return single_object_frame(schema.fingerprint, write_body(schema.parsed, record))
+    async def frame(self, topic: str, schema: AvroSchema, body: bytes) -> bytes:
+        return single_object_frame(schema.fingerprint, body)
 
     async def writer_schema(self, data: bytes) -> tuple[Any, bytes]:
         fingerprint, body = single_object_unframe(data)

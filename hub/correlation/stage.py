@@ -130,7 +130,6 @@ class CorrelationStage:
         identities = identities_of(source, record)
         base = record_ref(source, record)
         current = {i.ref for i in identities}
-        states: list[tuple[str, Record | None]] = []
         events: list[Outgoing] = []
         changes: list[AssignmentChange] = []
         # A position's holders are parts of one record: a holder who left is removed,
@@ -151,11 +150,47 @@ class CorrelationStage:
                     )
                 continue
             changes.extend(found)
+        settled, moved = self._settle(institution, source, record, current, changes)
+        return settled, events + moved
+
+    def process_deletion(
+        self, source: str, institution: str, source_id: str, deleted_at: datetime
+    ) -> tuple[list[tuple[str, Record | None]], list[Outgoing]]:
+        """Forget a record its source deleted (and, for a position, every holder part).
+
+        The person that had it hears DETACH without a new owner; records that stayed
+        together only through it may part and move (DETACH/RELINK as for any change).
+        A deletion of a record the stage never saw changes nothing.
+        """
+        self._clock = deleted_at
+        index = self.indexes.setdefault(institution, IdentityIndex())
+        base = f"{source}/{source_id}"
+        refs = sorted(self._parts.pop(base, set()) | {base})
+        changes: list[AssignmentChange] = []
+        for ref in refs:
+            changes.extend(index.remove(ref))
+        return self._settle(institution, source, {}, set(refs), changes)
+
+    def _settle(
+        self,
+        institution: str,
+        source: str,
+        record: Record,
+        touched: set[str],
+        changes: list[AssignmentChange],
+    ) -> tuple[list[tuple[str, Record | None]], list[Outgoing]]:
+        """Number the changed assignments, tell the persons concerned, and say which
+        identity states to store (None: forget) for the changed and touched records.
+        ``record`` is the one just processed; a touched ref that is still in the index
+        is its own (it travels with the event)."""
+        index = self.indexes[institution]
+        events: list[Outgoing] = []
         for change in changes:
             if change.before != change.after:
                 self.seqs[change.ref] = self.seqs.get(change.ref, 0) + 1
-            events.extend(self._events_for(institution, source, record, current, change))
-        for ref in sorted({c.ref for c in changes} | current):
+            events.extend(self._events_for(institution, source, record, touched, change))
+        states: list[tuple[str, Record | None]] = []
+        for ref in sorted({c.ref for c in changes} | touched):
             stored = index.records.get(ref)
             if stored is None:
                 states.append((ref, None))

@@ -15,12 +15,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.embedded.certificates import LocalCertificates
 from hub.embedded.maven import MavenArtifact, fetch_artifacts
-from hub.embedded.process import free_port, port_in_use
+from hub.embedded.process import free_port, port_in_use, with_free_ports
 from hub.embedded.service import LocalJavaService
 from hub.errors import EmbeddedServiceError
 
-__all__ = ["KAFKA_VERSION", "BrokerInfo", "LocalKafka", "metadata_answers"]
+__all__ = ["KAFKA_VERSION", "BrokerInfo", "LocalKafka", "SecureListeners", "metadata_answers"]
 
 KAFKA_VERSION = "3.9.1"
 DEFAULT_PORT = 9092
@@ -63,6 +64,44 @@ log4j.logger.state.change.logger=WARN
 log4j.logger.kafka.log.LogCleaner=WARN
 log4j.logger.kafka.request.logger=WARN
 """
+
+
+@dataclass(frozen=True)
+class SecureListeners:
+    """Two listeners besides PLAINTEXT: SASL_SSL with a SCRAM-SHA-512 user, and SSL
+    that requires a client certificate (mutual TLS). Both use the test CA's broker
+    certificate. PLAINTEXT stays for the controller and the embedded tools."""
+
+    certificates: LocalCertificates
+    scram_username: str
+    scram_password: str
+
+    @staticmethod
+    def listeners(ports: dict[str, int]) -> str:
+        return f"SASL_SSL://127.0.0.1:{ports['sasl_ssl']},SSL://127.0.0.1:{ports['ssl']}"
+
+    def properties(self) -> dict[str, str]:
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(self.certificates.broker_keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(self.certificates.ca),
+            "listener.name.ssl.ssl.client.auth": "required",
+            "listener.security.protocol.map": (
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL"
+            ),
+        }
+
+    def format_arguments(self) -> list[str]:
+        """``kafka-storage format`` arguments that create the SCRAM user."""
+        return [
+            "--add-scram",
+            f"SCRAM-SHA-512=[name={self.scram_username},password={self.scram_password}]",
+        ]
 
 
 @dataclass(frozen=True)
@@ -110,12 +149,18 @@ class LocalKafka(LocalJavaService):
     name = "kafka"
 
     def __init__(
-        self, instance_dir: Path, cache_dir: Path, port: int | None = None, heap_mb: int = 512
+        self,
+        instance_dir: Path,
+        cache_dir: Path,
+        port: int | None = None,
+        heap_mb: int = 512,
+        security: SecureListeners | None = None,
     ) -> None:
         super().__init__(instance_dir)
         self.lib_dir = cache_dir / f"kafka-{KAFKA_VERSION}" / "lib"
         self.port = port
         self.heap_mb = heap_mb
+        self.security = security
 
     @property
     def version(self) -> str:
@@ -135,10 +180,8 @@ class LocalKafka(LocalJavaService):
             client = DEFAULT_PORT
         else:
             client = free_port()
-        controller = free_port()
-        while controller == client:
-            controller = free_port()
-        return {"client": client, "controller": controller}
+        secure = ("sasl_ssl", "ssl") if self.security else ()
+        return with_free_ports({"client": client}, "controller", *secure)
 
     def address(self, ports: dict[str, int]) -> str:
         return f"127.0.0.1:{ports['client']}"
@@ -158,15 +201,17 @@ class LocalKafka(LocalJavaService):
     def command(self, ports: dict[str, int]) -> list[str]:
         java = self._java()
         data_dir = self.instance_dir / "data"
+        secure = self.security.properties() if self.security else {}
+        advertised = f"PLAINTEXT://127.0.0.1:{ports['client']}"
+        if self.security:
+            advertised += f",{self.security.listeners(ports)}"
         props = {
             **_BROKER_SETTINGS,
-            "listeners": (
-                f"PLAINTEXT://127.0.0.1:{ports['client']},"
-                f"CONTROLLER://127.0.0.1:{ports['controller']}"
-            ),
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{ports['client']}",
+            "listeners": f"{advertised},CONTROLLER://127.0.0.1:{ports['controller']}",
+            "advertised.listeners": advertised,
             "controller.quorum.voters": f"1@127.0.0.1:{ports['controller']}",
             "log.dirs": str(data_dir),
+            **secure,
         }
         config = self.instance_dir / "server.properties"
         config.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
@@ -189,6 +234,7 @@ class LocalKafka(LocalJavaService):
                 "-c",
                 str(config),
                 "--ignore-formatted",
+                *(self.security.format_arguments() if self.security else []),
             ],
             capture_output=True,
             text=True,

@@ -50,6 +50,17 @@ def free_port() -> int:
         return port
 
 
+def with_free_ports(ports: dict[str, int], *names: str) -> dict[str, int]:
+    """``ports`` plus a free port for each of ``names``, no two the same."""
+    chosen = dict(ports)
+    for name in names:
+        port = free_port()
+        while port in chosen.values():
+            port = free_port()
+        chosen[name] = port
+    return chosen
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something accepts connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -1,4 +1,5 @@
-"""The launcher shared by the embedded Kafka broker and the embedded schema registry."""
+"""The launcher shared by the embedded services: the Kafka broker, the schema registry and
+the RabbitMQ node of the tests."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from hub.clock import business_date, start_of_day
 from hub.errors import ConfigurationError
 from hub.findings import Evidence, Finding, Severity
 from hub.person_view import PersonView, SourceKind
-from hub.rules.employment import employed_in, is_hourly
+from hub.rules.employment import employed_in, is_hourly, record_time
 from hub.rules.examples import dfo_employee
 from hub.rules.pay_without_contract import employment_evidence, payroll_evidence, span_text
 from hub.rules.payroll_periods import (
@@ -49,7 +49,10 @@ SPEC = RuleSpec(
         " month, plus the grace period (none by default); from then the finding appears"
         " if DFØ shows the hourly contract active on some day of the period and no payroll"
         " result exists for it. Only the last `periods` (default 3) closed periods are"
-        " checked. Due at the next payroll cut-off (day `cutoff_day`, default the 10th)"
+        " checked. A contract DFØ changed less than `settle_hours` (default 24) ago waits"
+        " that long: DFØ HR and DFØ payroll are separate feeds the hub reads in no fixed"
+        " order (at go-live, after an outage), so the period's payroll result may still be"
+        " on its way. Due at the next payroll cut-off (day `cutoff_day`, default the 10th)"
         " after the close. Resolves when a payroll result for the period arrives, the"
         " contract's dates are corrected, or the period leaves the checked window."
     ),
@@ -63,6 +66,15 @@ def _settings(settings: RuleSettings) -> tuple[int, int, int]:
     if periods < 0:
         raise ConfigurationError(f"rule {RULE_ID}: parameter 'periods' must not be negative")
     return close_day, cutoff_day, periods
+
+
+def _settled_at(employee: Record, settings: RuleSettings) -> datetime:
+    """When DFØ's contract record has been known long enough for the payroll feed to
+    have caught up with it."""
+    hours = settings.param(RULE_ID, "settle_hours", 24)
+    if hours < 0:
+        raise ConfigurationError(f"rule {RULE_ID}: parameter 'settle_hours' must not be negative")
+    return record_time(employee) + timedelta(hours=hours)
 
 
 def close_date(first: date, close_day: int) -> date:
@@ -101,7 +113,8 @@ def evidence(view: PersonView) -> Sequence[Evidence]:
 
 
 def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datetime | None:
-    """The next pay period close (plus grace), while the hourly contract can still matter:
+    """The next pay period close (plus grace) or the moment DFØ's contract record has
+    settled, while the hourly contract can still matter:
     not when the person is not hourly paid, or the contract ended before every period
     that is or will be checked."""
     employee = view.employee
@@ -120,6 +133,7 @@ def next_check(view: PersonView, now: datetime, settings: RuleSettings) -> datet
         return None
     month = add_months(business_date(now).replace(day=1), -2)
     moments = [_closes_at(add_months(month, step), close_day, grace) for step in range(4)]
+    moments.append(_settled_at(employee, settings))
     return min((m for m in moments if m > now), default=None)
 
 
@@ -130,12 +144,15 @@ def evaluate(view: PersonView, now: datetime, settings: RuleSettings) -> Sequenc
     if employee is None or not is_hourly(employee):
         return []
     close_day, cutoff_day, count = _settings(settings)
+    settled = now >= _settled_at(employee, settings)  # if not, re-checked then
     paid = _paid_periods(view)
     findings: list[Finding] = []
     for first in sorted(closed_periods(now, close_day, count, SPEC.grace(settings))):
         bounds = period_bounds(period_label(first))
         if bounds is None or first in paid or not employed_in(employee, *bounds):
             continue
+        if not settled and not SPEC.has_open_task(view, f"period:{period_label(first)}"):
+            continue  # an open task is not resolved by a newer version of the contract
         closed = close_date(first, close_day)
         findings.append(
             _finding(view, employee, period_label(first), closed, next_cutoff(closed, cutoff_day))

@@ -3,7 +3,8 @@
 ``deploy/institutions.yaml`` holds, for UiB, UiO, UiT and NTNU: which rules are on,
 which run in preview (findings go to ``hub.rule-preview``, not to tasks), lead days,
 grace periods and other parameters per rule, and the queue each owner group's tasks
-go to. ``defaults`` apply to every institution under its own settings. A bad file
+go to, and the ticket system (``rt``, ``topdesk`` or ``servicenow``) that receives
+them. ``defaults`` apply to every institution under its own settings. A bad file
 stops startup with a message naming the field.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +26,7 @@ __all__ = [
     "FailsafeSettings",
     "RuleSettings",
     "RuleTuning",
+    "TicketSystemName",
     "load_institution_settings",
 ]
 
@@ -32,6 +34,7 @@ INSTITUTIONS = ("uib", "uio", "uit", "ntnu")
 INSTITUTIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "institutions.yaml"
 
 T = TypeVar("T", int, float, str, bool)
+TicketSystemName = Literal["rt", "topdesk", "servicenow"]
 
 
 class RuleTuning(BaseModel):
@@ -66,6 +69,9 @@ class FailsafeSettings(BaseModel):
     window_minutes: int = Field(default=60, ge=1, le=60 * 24 * 7)
 
 
+_UNTUNED = RuleTuning()  # a rule the settings leave alone (frozen, so shared)
+
+
 class RuleSettings(BaseModel):
     """The rule settings of one institution."""
 
@@ -76,6 +82,10 @@ class RuleSettings(BaseModel):
     queues: dict[str, str] = Field(
         default_factory=dict, description="Owner group -> the ticket queue its tasks go to."
     )
+    ticket_system: TicketSystemName | None = Field(
+        default=None,
+        description="Where the institution's tasks become tickets (servicenow if unset).",
+    )
 
     @classmethod
     def tuned(cls, rule_id: str, **tuning: Any) -> RuleSettings:
@@ -83,7 +93,7 @@ class RuleSettings(BaseModel):
         return cls(rules={rule_id: RuleTuning(**tuning)})
 
     def tuning(self, rule_id: str) -> RuleTuning:
-        return self.rules.get(rule_id) or RuleTuning()
+        return self.rules.get(rule_id) or _UNTUNED
 
     def is_enabled(self, rule_id: str) -> bool:
         return self.tuning(rule_id).enabled
@@ -131,7 +141,12 @@ def _merge(defaults: RuleSettings, own: RuleSettings) -> RuleSettings:
         if "failsafe" in own.model_fields_set
         else {}
     )
-    return RuleSettings(rules=rules, queues={**defaults.queues, **own.queues}, failsafe=failsafe)
+    return RuleSettings(
+        rules=rules,
+        queues={**defaults.queues, **own.queues},
+        failsafe=failsafe,
+        ticket_system=own.ticket_system or defaults.ticket_system or "servicenow",
+    )
 
 
 def load_institution_settings(

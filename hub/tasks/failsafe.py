@@ -41,6 +41,18 @@ def new_gate(institution: str, rule_id: str) -> Record:
     }
 
 
+def _note(recent: list[Record], now: datetime, opening: bool) -> list[Record]:
+    """Count one change in its minute: a gate keeps at most a count per minute and kind
+    of the window, however many tasks a bulk load opens (it is written per change)."""
+    minute = now.replace(second=0, microsecond=0)
+    for i in range(len(recent) - 1, max(len(recent) - 3, -1), -1):
+        if recent[i]["at"] == minute and recent[i]["opening"] == opening:
+            recent[i] = {**recent[i], "count": recent[i]["count"] + 1}
+            return recent
+    recent.append({"at": minute, "opening": opening, "count": 1})
+    return recent
+
+
 def _count(gate: Record, proposal: Record) -> None:
     kind = proposal["kind"]
     if kind in _OPENING:
@@ -74,10 +86,11 @@ def admit(
         return gate, [proposal], None
     now: datetime = task["updated_at"]
     window = timedelta(minutes=settings.window_minutes)
-    gate["recent"] = [r for r in gate["recent"] if r["at"] > now - window]
-    gate["recent"].append({"at": now, "opening": proposal["kind"] in _OPENING})
-    opened = sum(1 for r in gate["recent"] if r["opening"])
-    resolved = len(gate["recent"]) - opened
+    gate["recent"] = _note(
+        [r for r in gate["recent"] if r["at"] > now - window], now, proposal["kind"] in _OPENING
+    )
+    opened = sum(r["count"] for r in gate["recent"] if r["opening"])
+    resolved = sum(r["count"] for r in gate["recent"]) - opened
     limit = max(settings.min_changes, settings.share * max(gate["open_count"], 1))
     if opened > limit or resolved > limit:
         gate["incidents_seen"] += 1

@@ -1,0 +1,280 @@
+"""The operator's commands: `hub topics apply`, `hub tail`, `hub lag`, `hub tasks show`
+and `hub doctor`. Pure parts are tested directly; the commands through the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from hub.consumer_lag import lag_rows, total_lag
+from hub.doctor import Finding, Status
+from hub.errors import HubError
+from hub.topic_admin import TopicState, plan_topics
+from hub.topic_tail import StartAt, TailedRecord, parse_start, render
+from hub.topics import TopicCatalog, ensure_topics
+from tests.conftest import KafkaEndpoint
+from tests.kafka_support import produce, run_hub
+
+CATALOG = TopicCatalog(prefix="x.")
+
+
+def _as_declared(**overrides: TopicState) -> dict[str, TopicState]:
+    states = {
+        spec.name: TopicState(spec.name, spec.partitions, spec.replication_factor, spec.config())
+        for spec in CATALOG
+    }
+    states.update(overrides)
+    return states
+
+
+class TestPlanTopics:
+    def test_a_cluster_that_matches_needs_nothing(self) -> None:
+        assert plan_topics(CATALOG, _as_declared()) == []
+
+    def test_missing_topics_are_created_with_their_settings(self) -> None:
+        existing = _as_declared()
+        del existing["x.hub.tasks"]
+        (change,) = plan_topics(CATALOG, existing)
+        assert (change.kind, change.topic) == ("create", "x.hub.tasks")
+        assert change.config["cleanup.policy"] == "compact"
+
+    def test_partitions_grow_but_never_shrink(self) -> None:
+        spec = CATALOG["hub.tasks"]
+        fewer = TopicState(spec.name, spec.partitions - 1, 1, spec.config())
+        more = TopicState(spec.name, spec.partitions + 2, 1, spec.config())
+        (grow,) = plan_topics(CATALOG, _as_declared(**{spec.name: fewer}))
+        assert grow.kind == "add-partitions"
+        (shrink,) = plan_topics(CATALOG, _as_declared(**{spec.name: more}))
+        assert shrink.kind == "cannot"
+        assert "cannot remove partitions" in shrink.detail
+
+    def test_a_changed_policy_is_set_back_keeping_the_operators_other_settings(self) -> None:
+        spec = CATALOG["hub.tasks"]
+        drifted = TopicState(
+            spec.name, spec.partitions, 1, {"cleanup.policy": "delete", "segment.ms": "600000"}
+        )
+        (change,) = plan_topics(CATALOG, _as_declared(**{spec.name: drifted}))
+        assert change.kind == "set-config"
+        assert "cleanup.policy delete → compact" in change.detail
+        assert change.config == {"cleanup.policy": "compact", "segment.ms": "600000"}
+
+    def test_another_replication_factor_needs_a_person(self) -> None:
+        spec = CATALOG["hub.tasks"]
+        state = TopicState(spec.name, spec.partitions, 3, spec.config())
+        (change,) = plan_topics(CATALOG, _as_declared(**{spec.name: state}))
+        assert change.kind == "cannot"
+        assert "kafka-reassign-partitions" in change.detail
+
+
+class TestLagRows:
+    def test_lag_is_the_gap_to_the_end_and_uncommitted_lags_by_all(self) -> None:
+        rows = lag_rows("g", {("t", 0): 5, ("t", 1): -1}, {("t", 0): 8, ("t", 1): 4})
+        assert [(r.partition, r.committed, r.lag) for r in rows] == [(0, 5, 3), (1, None, 4)]
+        assert total_lag(rows) == {"g": 7}
+
+
+class TestTailFormatting:
+    @pytest.mark.parametrize(
+        ("offset", "since", "expected"),
+        [
+            (None, None, StartAt("beginning")),
+            ("end", None, StartAt("end")),
+            ("42", None, StartAt("offset", offset=42)),
+            ("-10", None, StartAt("from-end", offset=10)),
+        ],
+    )
+    def test_start_positions(self, offset: str | None, since: None, expected: StartAt) -> None:
+        assert parse_start(offset, since) == expected
+
+    def test_bad_start_positions_say_what_is_allowed(self) -> None:
+        with pytest.raises(HubError, match="is not 'beginning', 'end'"):
+            parse_start("yesterday", None)
+        with pytest.raises(HubError, match="not both"):
+            parse_start("end", datetime.now(UTC))
+
+    def test_a_record_renders_as_one_json_line_with_plain_values(self) -> None:
+        record = TailedRecord(
+            "t", 0, 7, None, b"k", {"h": "v"}, {"when": datetime(2026, 1, 2, tzinfo=UTC)}, None
+        )
+        line = json.loads(render(record, "json"))
+        assert line["value"] == {"when": "2026-01-02T00:00:00+00:00"}
+        assert (line["key"], line["offset"], line["headers"]) == ("k", 7, {"h": "v"})
+
+    def test_bytes_that_are_not_avro_are_shown_and_said_to_be(self) -> None:
+        record = TailedRecord("t", 0, 1, None, b"\xff", {}, None, b"{bad json", "not Avro")
+        line = json.loads(render(record, "json"))
+        assert line["raw"] == "{bad json"
+        assert line["not_avro"] == "not Avro"
+        assert line["key"] == {"base64": "/w=="}
+        assert render(record, "pretty").startswith("── t[0]@1")
+
+
+class TestDoctorFindings:
+    def test_a_failure_says_how_to_fix_it(self) -> None:
+        lines = Finding("kafka", Status.FAILED, "no broker", "start it").lines()
+        assert lines == ["[FAIL] kafka: no broker", "       fix: start it"]
+        assert Finding("kafka", Status.OK, "fine", "unused").lines() == ["[ok  ] kafka: fine"]
+
+
+def _env(kafka: KafkaEndpoint, prefix: str, **extra: str) -> dict[str, str]:
+    return {
+        "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "HUB_TOPIC_PREFIX": prefix,
+        "HUB_WIRE_FORMAT": "single-object",
+        "HUB_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@pytest.mark.kafka
+class TestThroughTheBroker:
+    def test_topics_apply_creates_then_repairs_drift(
+        self, kafka: KafkaEndpoint, topic_prefix: str
+    ) -> None:
+        env = _env(kafka, topic_prefix)
+        dry = run_hub(env, "topics", "apply", "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert f"would create          {topic_prefix}hub.tasks" in dry.stdout
+        done = run_hub(env, "topics", "apply")
+        assert done.returncode == 0, done.stderr
+        assert run_hub(env, "topics", "apply", "--dry-run").stdout.strip() == (
+            "the topics match deploy/topics.yaml"
+        )
+
+        async def drift() -> None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+            await admin.start()
+            try:
+                await admin.alter_configs(
+                    [
+                        ConfigResource(
+                            ConfigResourceType.TOPIC,
+                            f"{topic_prefix}hub.tasks",
+                            configs={"cleanup.policy": "delete", "segment.ms": "600000"},
+                        )
+                    ]
+                )
+            finally:
+                await admin.close()
+
+        asyncio.run(drift())
+        drifted = run_hub(env, "topics", "apply", "--dry-run")
+        assert "cleanup.policy delete → compact" in drifted.stdout, drifted.stdout
+        assert run_hub(env, "topics", "apply").returncode == 0
+        again = run_hub(env, "topics", "apply", "--dry-run")
+        assert again.stdout.strip() == "the topics match deploy/topics.yaml", again.stdout
+        doctor = run_hub(env, "doctor")
+        assert "[ok  ] topics: every topic matches" in doctor.stdout, doctor.stderr
+
+    def test_tail_decodes_avro_and_shows_dead_letters_as_they_came(
+        self, kafka: KafkaEndpoint, topic_prefix: str
+    ) -> None:
+        from hub.avro.catalog import SchemaCatalog  # noqa: PLC0415
+        from hub.avro.codec import SingleObjectCodec  # noqa: PLC0415
+        from tests.factories import iam_account  # noqa: PLC0415
+
+        catalog = TopicCatalog(prefix=topic_prefix)
+        asyncio.run(ensure_topics(kafka.bootstrap_servers, catalog))
+        codec = SingleObjectCodec(SchemaCatalog())
+        accounts = catalog.name("source.iam.account")
+        values = [
+            asyncio.run(
+                codec.encode(
+                    accounts,
+                    SchemaCatalog()["no.bott.hub.iam.Account"],
+                    iam_account(username=f"user{i}", account_id=f"acc-{i}"),
+                )
+            )
+            for i in range(3)
+        ]
+        asyncio.run(produce(kafka.bootstrap_servers, accounts, [(b"acc", v) for v in values]))
+        asyncio.run(
+            produce(kafka.bootstrap_servers, catalog.name("hub.deadletter"), [(None, b"{oops")])
+        )
+        env = _env(kafka, topic_prefix)
+        shown = run_hub(env, "tail", "source.iam.account")
+        assert shown.returncode == 0, shown.stderr
+        lines = [json.loads(line) for line in shown.stdout.splitlines()]
+        assert [line["value"]["username"] for line in lines] == ["user0", "user1", "user2"]
+        last = run_hub(env, "tail", "source.iam.account", "--offset", "-1")
+        assert [json.loads(x)["value"]["username"] for x in last.stdout.splitlines()] == ["user2"]
+        one = run_hub(env, "tail", accounts, "-n", "1", "--pretty")
+        assert one.stdout.startswith(f"── {accounts}[")
+        assert '"username": "user0"' in one.stdout
+        dead = run_hub(env, "tail", "hub.deadletter")
+        (letter,) = [json.loads(line) for line in dead.stdout.splitlines()]
+        assert letter["raw"] == "{oops"
+        assert letter["not_avro"]
+        missing = run_hub(env, "tail", "no.such.topic")
+        assert missing.returncode == 1
+        assert "no topic 'no.such.topic'" in missing.stderr
+
+    def test_lag_shows_how_far_behind_a_group_is(
+        self, kafka: KafkaEndpoint, topic_prefix: str
+    ) -> None:
+        catalog = TopicCatalog(prefix=topic_prefix)
+        asyncio.run(ensure_topics(kafka.bootstrap_servers, catalog))
+        topic = catalog.name("hub.deadletter")
+        asyncio.run(produce(kafka.bootstrap_servers, topic, [(b"k", b"v")] * 5))
+
+        async def read_two() -> None:
+            consumer = AIOKafkaConsumer(
+                topic,
+                bootstrap_servers=kafka.bootstrap_servers,
+                group_id=f"{topic_prefix}readers",
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
+                max_poll_records=2,
+            )
+            await consumer.start()
+            try:
+                await consumer.getmany(timeout_ms=5000, max_records=2)
+                await consumer.commit()
+            finally:
+                await consumer.stop()
+
+        asyncio.run(read_two())
+        shown = run_hub(_env(kafka, topic_prefix), "lag", "--json")
+        assert shown.returncode == 0, shown.stderr
+        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        (row,) = [r for r in rows if r["end"]]
+        assert {r["lag"] for r in rows if not r["end"]} <= {0}
+        assert (row["group"], row["committed"], row["end"], row["lag"]) == (
+            f"{topic_prefix}readers",
+            2,
+            5,
+            3,
+        )
+        table = run_hub(_env(kafka, topic_prefix), "lag")
+        assert f"total lag of {topic_prefix}readers: 3" in table.stdout
+
+    def test_doctor_flags_missing_topics_and_never_prints_secrets(
+        self, kafka: KafkaEndpoint, topic_prefix: str
+    ) -> None:
+        secret = "s3cret-pseudonym-key-for-the-doctor-test"
+        env = _env(kafka, topic_prefix, HUB_PSEUDONYM_SECRET=secret)
+        result = run_hub(env, "doctor")
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output  # warnings only
+        assert "[ok  ] kafka: 1 broker(s) answer" in output
+        assert "[warn] topics:" in output
+        assert "fix: run 'hub topics apply --dry-run'" in output
+        assert "[ok  ] pseudonym secret: set (value not shown)" in output
+        assert secret not in output
+
+
+def test_doctor_against_a_stopped_broker_fails_with_a_fix() -> None:
+    result = run_hub(
+        {"HUB_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "HUB_WIRE_FORMAT": "single-object"},
+        "doctor",
+    )
+    assert result.returncode == 1
+    assert "[FAIL] kafka: no broker answers at 127.0.0.1:9" in result.stdout
+    assert "fix: start it ('hub kafka start'" in result.stdout
+    assert "Traceback" not in result.stderr

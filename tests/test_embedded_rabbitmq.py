@@ -3,6 +3,8 @@ no process behind (its epmd included)."""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,18 @@ from hub.embedded.service import ServiceState
 pytestmark = pytest.mark.skipif(
     not SERVER_SCRIPT.exists(), reason="rabbitmq-server is not installed (.ci/run installs it)"
 )
+
+
+def _startup_line(log: Path, within_s: float = 60.0) -> str:
+    """The node's "Server startup complete; N plugins started." line. The AMQP listener
+    opens a moment before the boot ends and the line is written, so wait for it."""
+    deadline = time.monotonic() + within_s
+    while True:
+        found = re.search(r"Server startup complete; \d+ plugins started\.", log.read_text())
+        if found:
+            return found.group(0)
+        assert time.monotonic() < deadline, f"no startup line in {log} after {within_s}s"
+        time.sleep(0.2)
 
 
 def test_private_node_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
@@ -28,7 +42,7 @@ def test_private_node_starts_answers_and_stops_cleanly(tmp_path: Path) -> None:
         again = LocalRabbitMQ(tmp_path / "rmq", port=0).start()
         assert (again.started, again.record.pid) == (False, first.record.pid)
         assert port_in_use(ports["epmd"]), "its own epmd, on its own port"
-        assert "0 plugins started" in node.log_path.read_text(), "no management listener"
+        assert _startup_line(node.log_path).endswith("0 plugins started."), "no plugins"
     finally:
         stopped = node.stop()
     assert first.record.pid in stopped

@@ -126,14 +126,20 @@ class TestReplay:
             f"institutions:\n  uio:\n    rules:\n      {RULE}:\n        lead_days: 2\n"
         )
         assert run_hub(env, "replay", "--since", before.strftime("%Y-%m-%d")).returncode == 0
-        with worker({"HUB_INSTITUTIONS_FILE": str(fixed)}):
-            final = await collect(
-                kafka.bootstrap_servers,
-                [audit],
-                codec=pipeline.codec,
-                decode_topics=(audit,),
-                until=lambda rs: "RESOLVED" in {s for _, s in _audit(rs, audit)},
-            )
+        with worker({"HUB_INSTITUTIONS_FILE": str(fixed)}) as fixed_worker:
+            try:
+                final = await collect(
+                    kafka.bootstrap_servers,
+                    [audit],
+                    codec=pipeline.codec,
+                    decode_topics=(audit,),
+                    until=lambda rs: "RESOLVED" in {s for _, s in _audit(rs, audit)},
+                )
+            except AssertionError as missing:
+                log = fixed_worker.log()
+                raise AssertionError(
+                    f"{missing}\n--- the workers' log, its end ---\n{log[-8000:]}"
+                ) from missing
         await pipeline.codec.close()
         transitions = _audit(final, audit)
         assert [state for _, state in transitions] == ["OPEN", "RESOLVED"]

@@ -60,7 +60,7 @@ from hub.recheck import RecheckSchedule
 from hub.reference import REFERENCE_SOURCES, deleted_keys, keys_for, reference_data
 from hub.source_deletion import deletion_of
 from hub.task_dump import install_task_dump
-from hub.tasks.failsafe import admit, decide, gate_key, new_gate
+from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
 from hub.topics import TopicSpec, ensure_topic_specs
 
 __all__ = ["HubApp", "create_app"]
@@ -173,6 +173,8 @@ class _Wiring:
         self.incidents = self.raw_topic(topics.name("hub.failsafe"))
         self.feedback = self.raw_topic(topics.name("hub.task-feedback"))
         self.gates = self.avro_table("failsafe-gate", FAILSAFE_GATE)
+        # Per task, the state the gate last took: proposals read again are dropped.
+        self.gated_tasks = self.avro_table("failsafe-tasks", TASK)
         self.person_views = self.avro_table("person-view", PERSON_STATE)
         self.reference_topics = self.app.topic(
             *(topics.name(t) for t in REFERENCE_SOURCES),
@@ -546,7 +548,7 @@ def _failsafe_agent(w: _Wiring) -> None:
     catalog = w.pipeline.catalog
 
     async def step(
-        gates: _PendingTable, event: faust.EventT[Any]
+        gates: _PendingTable, taken: _PendingTable, event: faust.EventT[Any]
     ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
         if not isinstance(event.key, bytes) or b"|" not in event.key:
             raise HubError(f"a failsafe record needs the key institution|rule, not {event.key!r}")
@@ -562,6 +564,18 @@ def _failsafe_agent(w: _Wiring) -> None:
             )
             return decide(gate, command)
         proposal = await w.pipeline.codec.decode(event.value, catalog[TASK_PROPOSAL])
+        task = proposal["task"]
+        task_key = task["task_id"].encode()
+        if not supersedes(task, taken.get(task_key)):
+            w.metrics.proposal_read_again()
+            log.info(
+                "task_proposal_read_again",
+                task_id=task["task_id"],
+                revision=task["revision"],
+                kind=proposal["kind"],
+            )
+            return gate, [], None
+        taken.set(task_key, task, event)
         settings = w.pipeline.settings_for(institution).failsafe
         return admit(gate, proposal, settings)
 
@@ -569,12 +583,13 @@ def _failsafe_agent(w: _Wiring) -> None:
     async def failsafe(stream: faust.StreamT[Any]) -> None:
         async for batch in _batches(stream):
             gates = _PendingTable(w.gates)
+            taken = _PendingTable(w.gated_tasks)
             sent: list[Any] = []
             for event in batch:
                 w.metrics.read(event.message.topic)
                 try:
                     gate, publish, incident = await _until_available(
-                        partial(step, gates, event), "failsafe"
+                        partial(step, gates, taken, event), "failsafe"
                     )
                     value = (
                         await w.pipeline.codec.encode(
@@ -600,7 +615,7 @@ def _failsafe_agent(w: _Wiring) -> None:
                         await w.send(w.incidents, key=incident["incident_id"].encode(), value=value)
                     )
                 gates.set(event.key, gate, event)
-            await _settle_batch(sent, gates)
+            await _settle_batch(sent, gates, taken)
 
 
 def _feedback_agent(w: _Wiring) -> None:

@@ -51,6 +51,12 @@ class HubMetrics:
             ["rule", "state", "severity"],
             registry=self.registry,
         )
+        self.proposals_read_again = Counter(
+            "hub_task_proposals_read_again",
+            "Task proposals the failsafe had already taken at the same or a newer state"
+            " (read again after a restart or rebalance) and dropped.",
+            registry=self.registry,
+        )
         self.source_to_task = Histogram(
             "hub_source_to_task_seconds",
             "Time from the newest source change a task's evidence names to its transition.",
@@ -80,6 +86,9 @@ class HubMetrics:
         """Transitions the rules proposed, as (rule id, kind)."""
         for rule, kind in transitions:
             self.findings.labels(rule, kind).inc()
+
+    def proposal_read_again(self) -> None:
+        self.proposals_read_again.inc()
 
     def published(self, task: Mapping[str, Any], now: datetime | None = None) -> None:
         """A task transition left the failsafe: count it and time it from its evidence."""

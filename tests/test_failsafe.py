@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaProducer
 
 from connectors.dfo.mapping import map_employee
 from hub.rules.settings import FailsafeSettings
-from hub.tasks.failsafe import admit, decide, new_gate
+from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
 from tests.conftest import KafkaEndpoint
-from tests.factories import DATA
+from tests.factories import DATA, correction_task
 from tests.kafka_support import ROOT, TaskView, WorkerProcess, collect
 from tests.test_walking_skeleton import _pipeline
 
@@ -61,6 +61,28 @@ def command(incident_id: str, decision: str) -> dict[str, Any]:
         "reason": None,
         "decided_at": T0 + timedelta(hours=1),
     }
+
+
+class TestReadAgain:
+    """Faust delivers at least once: the gate may read a proposal again after a newer
+    one of the same task. Only a newer state passes."""
+
+    def test_only_a_later_state_supersedes(self) -> None:
+        opened = {"updated_at": T0, "revision": 1}
+        resolved = {"updated_at": T0 + timedelta(minutes=1), "revision": 2}
+        assert supersedes(opened, None)
+        assert supersedes(resolved, opened)
+        assert not supersedes(opened, resolved), "an old OPEN read after its RESOLVED"
+        assert not supersedes(resolved, resolved), "the same state twice"
+
+    def test_within_one_moment_the_revision_orders(self) -> None:
+        assert supersedes({"updated_at": T0, "revision": 2}, {"updated_at": T0, "revision": 1})
+        assert not supersedes({"updated_at": T0, "revision": 1}, {"updated_at": T0, "revision": 2})
+
+    def test_a_task_made_again_later_passes_though_its_revision_starts_over(self) -> None:
+        """A person whose records all went and came back gets its task from scratch."""
+        later = {"updated_at": T0 + timedelta(days=3), "revision": 1}
+        assert supersedes(later, {"updated_at": T0, "revision": 4})
 
 
 class TestGate:
@@ -241,3 +263,62 @@ class TestFailsafeThroughKafka:
         assert decided["decided_by"] == "ola.nordmann"
         assert decided["held"] == 7
         assert {t["state"] for t in TaskView.of(released, tasks).latest.values()} == {"OPEN"}
+
+
+@pytest.mark.kafka
+@pytest.mark.registry
+async def test_a_proposal_read_again_after_a_newer_one_publishes_nothing(
+    kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """As after a worker's restart (the chaos suite's kill -9 found it): the gate takes
+    an OPEN, its RESOLVED, then the same OPEN again. hub.tasks ends RESOLVED; the OPEN
+    read again is dropped and counted, not published over the newer state."""
+    pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+    proposals = pipeline.topics.name("hub.task-proposals")
+    tasks = pipeline.topics.name("hub.tasks")
+    schema = pipeline.catalog["no.bott.hub.tasks.TaskProposal"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    opened = correction_task(1, now)
+    resolved = {
+        **opened,
+        "state": "RESOLVED",
+        "revision": 2,
+        "updated_at": now + timedelta(minutes=1),
+        "resolved_at": now + timedelta(minutes=1),
+    }
+    key = gate_key(opened["institution"], opened["rule_id"]).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for kind, task in (("opened", opened), ("resolved", resolved), ("opened", opened)):
+            value = await pipeline.codec.encode(proposals, schema, {"kind": kind, "task": task})
+            await producer.send_and_wait(proposals, key=key, value=value)
+        # a later task of the same gate, to know the gate has read past the third one
+        marker = correction_task(2, now)
+        value = await pipeline.codec.encode(proposals, schema, {"kind": "opened", "task": marker})
+        await producer.send_and_wait(proposals, key=key, value=value)
+    finally:
+        await producer.stop()
+    with WorkerProcess(
+        bootstrap=kafka.bootstrap_servers,
+        registry_url=registry_url,
+        prefix=topic_prefix,
+        state_dir=tmp_path,
+    ) as worker:
+        published = await collect(
+            kafka.bootstrap_servers,
+            [tasks],
+            codec=pipeline.codec,
+            decode_topics=(tasks,),
+            until=lambda rs: any(r.decoded["task_id"] == marker["task_id"] for r in rs),
+        )
+        log = worker.log()
+    await pipeline.codec.close()
+    states = [
+        (r.decoded["state"], r.decoded["revision"])
+        for r in published
+        if r.decoded["task_id"] == opened["task_id"]
+    ]
+    assert states == [("OPEN", 1), ("RESOLVED", 2)], f"{states}\n{log}"
+    assert TaskView.of(published, tasks).latest[opened["task_id"]]["state"] == "RESOLVED"
+    assert "task_proposal_read_again" in log

@@ -34,7 +34,13 @@ def test_every_table_reads_its_changelog_with_its_avro_codec(tmp_path: Path) -> 
     ).app
     assert isinstance(app.consumer, SeekSafeConsumer)  # hub.faust_consumer's fetch loop
     tables = list(app.tables.values())
-    assert {t.name for t in tables} >= {"person-view", "identity", "reference", "failsafe-gate"}
+    assert {t.name for t in tables} >= {
+        "person-view",
+        "identity",
+        "reference",
+        "failsafe-gate",
+        "failsafe-tasks",
+    }
     for table in tables:
         codec = table.value_serializer
         assert isinstance(codec, AvroStateCodec), table.name
@@ -66,7 +72,7 @@ async def test_the_changelogs_exist_before_the_worker_starts(
     created = await ensure_changelogs(kafka.bootstrap_servers, hub_app)
     assert sorted(created) == sorted(
         f"{topic_prefix}hub-{table}-changelog"
-        for table in ("person-view", "identity", "reference", "failsafe-gate")
+        for table in ("person-view", "identity", "reference", "failsafe-gate", "failsafe-tasks")
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
     await admin.start()

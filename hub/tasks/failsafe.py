@@ -16,7 +16,7 @@ from typing import Any
 
 from hub.rules.settings import FailsafeSettings
 
-__all__ = ["admit", "decide", "gate_key", "new_gate"]
+__all__ = ["admit", "decide", "gate_key", "new_gate", "supersedes"]
 
 Record = dict[str, Any]
 _OPENING = frozenset({"opened", "reopened"})
@@ -39,6 +39,18 @@ def new_gate(institution: str, rule_id: str) -> Record:
         "rejected_task_ids": [],
         "incidents_seen": 0,
     }
+
+
+def supersedes(task: Record, taken: Record | None) -> bool:
+    """Whether a proposed task state is newer than the state of the same task the gate
+    last took (``taken``). Faust delivers at least once: after a restart the gate reads
+    proposals again from its committed offset, and an old proposal taken a second time
+    after a newer one (an OPEN after its RESOLVED) would publish a stale state. Task
+    time (``updated_at``) orders first: a task made again from scratch (a person whose
+    records all went and came back) starts at revision 1 but later in time."""
+    if taken is None:
+        return True
+    return (task["updated_at"], task["revision"]) > (taken["updated_at"], taken["revision"])
 
 
 def _note(recent: list[Record], now: datetime, opening: bool) -> list[Record]:

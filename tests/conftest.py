@@ -58,6 +58,22 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
         reporter.write_line(line)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand the services it started to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["services"] = list(_SERVICES)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """In the pytest-xdist controller: collect each worker's services for the summary."""
+    output = getattr(node, "workeroutput", None) or {}
+    _SERVICES.extend(
+        f"[{output.get('workerid', '?')}] {line}" for line in output.get("services", [])
+    )
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say which real broker and registry the tests went through."""
     if _SERVICES:

@@ -8,6 +8,7 @@ and rebalances.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ import faust
 from faust.types import TP
 from faust.types.tuples import Message
 
-from hub.faust_consumer import SeekSafeConsumer, SeekSafeTransport
+from hub.faust_consumer import SeekSafeConsumer, SeekSafeTransport, read_offset_after_seek
 
 TOPIC = "t.source"
 TP0 = TP(TOPIC, 0)
@@ -120,3 +121,53 @@ async def test_an_acknowledgement_across_a_rebalance_is_refused() -> None:
     assert not consumer.ack(during)
     assert not during.acked
     assert consumer.set_aside == {"acknowledged across a rebalance": 2}
+
+
+def acknowledged(consumer: SeekSafeConsumer, *offsets: int) -> None:
+    """As faust's ack() leaves its bookkeeping for acknowledged records of TP0."""
+    consumer._acked[TP0].extend(offsets)
+    consumer._acked_index[TP0].update(offsets)
+
+
+async def test_a_commit_stops_at_an_unacknowledged_record_and_fetches_it_again() -> None:
+    """faust would commit 28 here: the record at the committed offset (25) was never
+    acknowledged, but 26 and 27 were. The commit waits, and 25 is fetched again."""
+    consumer, _ = consumer_with([])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.assignment = lambda: {TP0}  # type: ignore[method-assign]
+    consumer._committed_offset[TP0] = 25
+    acknowledged(consumer, 26, 27)
+    assert consumer._new_offset(TP0) is None
+    await asyncio.sleep(0)  # the seek runs as a task of its own
+    assert sought == [(TP0, 25)]
+    assert consumer._read_offset[TP0] == 24  # so 25 is handed over again, not "already read"
+    assert consumer.set_aside == {"commit held at a hole, fetched again": 1}
+    assert consumer._new_offset(TP0) is None  # still held, and not fetched again at once
+    assert sought == [(TP0, 25)]
+    acknowledged(consumer, 25)  # fetched again and processed
+    assert consumer._new_offset(TP0) == 28
+
+
+async def test_a_record_compacted_away_at_the_committed_offset_is_a_gap_not_a_hole() -> None:
+    """After a seek to 25, the fetch starts at 27 (25 and 26 compacted away): the gap
+    from 25 is committed past; nothing is fetched again."""
+    consumer, handed = consumer_with([27, 28])
+    consumer.app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+    consumer._committed_offset[TP0] = 25
+    consumer._read_offset[TP0] = read_offset_after_seek(25)
+    await consumer._drain_batch()
+    assert handed == [27, 28]
+    acknowledged(consumer, 27, 28)
+    assert consumer._new_offset(TP0) == 29
+    assert not consumer.set_aside
+
+
+def test_a_seek_leaves_the_read_offset_at_the_record_before() -> None:
+    assert read_offset_after_seek(25) == 24
+    assert read_offset_after_seek(0) == -1  # the first record of a partition is unread
+    assert read_offset_after_seek(None) is None

@@ -38,11 +38,11 @@ bench: jars
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Two pytest processes (pytest-xdist), each with its own broker, registry and RabbitMQ;
-# a file's tests stay together (the chaos suite shares its clean run). TEST_PROCESSES=0
-# runs everything in one process.
+# tests/conftest.py keeps some files' tests together in one (_XDIST_GROUPS).
+# TEST_PROCESSES=0 runs everything in one process.
 TEST_PROCESSES ?= 2
 test: jars
-	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/pytest -m "not kafka and not registry" $(PYTEST_ARGS)

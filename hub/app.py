@@ -32,15 +32,16 @@ import faust
 import structlog
 from faust.serializers.codecs import Codec
 from faust.streams import _current_event  # where faust's tables find the record's partition
+from faust.types import TP
 
 from hub.avro.catalog import AvroSchema
 from hub.avro.registry import RegistryUnavailableError
 from hub.avro.wire import read_body, single_object_frame, single_object_unframe, write_body
-from hub.consumer_lag import read_lag
+from hub.consumer_lag import read_lag, standing_still
 from hub.correlation.stage import CorrelationStage
 from hub.deadletter import message_dead_letter_headers
 from hub.errors import HubError, WireFormatError
-from hub.faust_consumer import SeekSafeTransport
+from hub.faust_consumer import SeekSafeConsumer, SeekSafeTransport
 from hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from hub.pipeline import (
     FAILSAFE_COMMAND,
@@ -648,6 +649,30 @@ def _recheck_timer(w: _Wiring, interval: float) -> None:
     cast(Any, w.app.timer(interval, name="recheck"))(recheck)
 
 
+def _stall_watch(w: _Wiring, bootstrap_servers: str, interval: float) -> None:
+    """Every ``interval`` seconds, the group's lag from the cluster; a partition of this
+    worker's that lags with its committed offset unmoved since the last look is fetched
+    again (:meth:`SeekSafeConsumer.fetch_stalled`)."""
+    looked: dict[tuple[str, int], int | None] = {}
+
+    async def watch() -> None:
+        nonlocal looked
+        consumer = w.app.consumer
+        if not isinstance(consumer, SeekSafeConsumer) or not w.app.flow_control.is_active():
+            looked = {}
+            return
+        try:
+            rows = await read_lag(bootstrap_servers, w.app.conf.id)
+        except Exception as exc:
+            log.warning("lag_unavailable", error=str(exc))
+            return
+        looked, stuck = standing_still(looked, (r for r in rows if r.group == w.app.conf.id))
+        for (topic, partition), committed in stuck:
+            await consumer.fetch_stalled(TP(topic, partition), committed)
+
+    cast(Any, w.app.timer(interval, name="stall-watch"))(watch)
+
+
 def _metrics_page(w: _Wiring, bootstrap_servers: str, lag_interval: float) -> None:
     """``/metrics`` on the worker's web port, and the consumer lag refreshed for it."""
     metrics = w.metrics
@@ -747,6 +772,7 @@ def create_app(
     _failsafe_agent(wiring)
     _feedback_agent(wiring)
     _recheck_timer(wiring, recheck_interval)
+    _stall_watch(wiring, bootstrap_servers, lag_interval)
 
     def consumer_state() -> str:
         """The consumer's partitions as faust sees them: a partition assigned but not

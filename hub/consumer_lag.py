@@ -29,6 +29,7 @@ __all__ = [
     "LagRow",
     "lag_rows",
     "read_lag",
+    "standing_still",
     "total_lag",
     "worker_inputs",
 ]
@@ -79,6 +80,21 @@ def lag_rows(
         position = offset if offset >= 0 else None
         rows.append(LagRow(group, topic, partition, position, end, max(end - (position or 0), 0)))
     return rows
+
+
+def standing_still(
+    previous: Mapping[Partition, int | None], rows: Iterable[LagRow]
+) -> tuple[dict[Partition, int | None], list[tuple[Partition, int]]]:
+    """Which partitions lag with a committed offset that has not moved since the last
+    look (``previous``): their reader is stuck. Returns this look, to pass next time,
+    and the stuck partitions with their committed offsets."""
+    look = {(r.topic, r.partition): r.committed for r in rows if r.lag > 0}
+    stuck = [
+        (partition, committed)
+        for partition, committed in sorted(look.items())
+        if committed is not None and previous.get(partition) == committed
+    ]
+    return look, stuck
 
 
 def total_lag(rows: list[LagRow]) -> dict[str, int]:

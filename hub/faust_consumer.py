@@ -195,6 +195,24 @@ class SeekSafeConsumer(faust_aiokafka.Consumer):
             await asyncio.sleep(0)
             gaps.merge_overlaps()
 
+    async def fetch_stalled(self, tp: TP, committed: int) -> None:
+        """A partition this worker holds has had lag and an unmoved committed offset
+        for a while (:func:`hub.consumer_lag.standing_still`): fetch it again from the
+        committed offset. faust sometimes stops fetching a partition after a rebalance
+        (faust-streaming #175 and #629), and nothing else would wake it."""
+        if tp not in self.assignment() or tp in self._paused_partitions:
+            return  # not this worker's, or resumed by faust's recovery when it is done
+        if not self.app.flow_control.is_active():
+            return
+        self._set_aside("partition stalled, fetched again", tp, committed)
+        log.warning(
+            "consumer_partition_stalled",
+            topic=tp.topic,
+            partition=tp.partition,
+            committed=committed,
+        )
+        await self._fetch_again(tp, committed)
+
     def _hole(self, tp: TP, committed: int, first_acked: int) -> None:
         """The record at the committed offset is unacknowledged, later ones are: hold
         the commit and fetch the partition again from the committed offset."""

@@ -4,6 +4,7 @@ benchmarks and the tests run one: the command, its environment, start and stop."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -57,12 +58,22 @@ async def start_worker(env: Mapping[str, str], log_path: Path) -> asyncio.subpro
 
 
 async def stop_worker(worker: asyncio.subprocess.Process, grace_s: float = 30) -> None:
-    """SIGTERM to the worker's process group; SIGKILL if it has not ended in time."""
+    """SIGTERM to the worker's process group; SIGKILL if it has not ended in time, or
+    if the wait is cancelled (a demo interrupted while it stops its worker must not
+    leave the worker running behind it)."""
     if worker.returncode is not None:
         return
     os.killpg(worker.pid, signal.SIGTERM)
     try:
-        await asyncio.wait_for(worker.wait(), timeout=grace_s)
+        await asyncio.wait_for(asyncio.shield(worker.wait()), timeout=grace_s)
     except TimeoutError:
-        os.killpg(worker.pid, signal.SIGKILL)
+        _kill_group(worker.pid)
         await worker.wait()
+    except BaseException:
+        _kill_group(worker.pid)
+        raise
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it has ended meanwhile
+        os.killpg(pid, signal.SIGKILL)

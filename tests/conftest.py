@@ -58,6 +58,29 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
         reporter.write_line(line)
 
 
+# ``make test`` runs two pytest-xdist processes (``--dist loadgroup``). The files named
+# here keep their tests in one process, one after another: those that start workers,
+# sinks and brokers of their own and wait on them against deadlines (side by side on
+# two cores they starve each other), and those with an expensive module fixture (split
+# across processes it would run twice).
+_XDIST_GROUPS = {
+    "tests/chaos/test_chaos.py": "own-processes",
+    "tests/test_ticket_crash_through_kafka.py": "own-processes",
+    "tests/test_demo.py": "own-processes",
+    "tests/test_replay.py": "own-processes",
+    "tests/test_scenario_files.py": "scenario-files",
+    "tests/test_kafka_security.py": "secure-broker",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    for item in items:
+        group = _XDIST_GROUPS.get(item.path.resolve().relative_to(root).as_posix())
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """In a pytest-xdist worker: hand the services it started to the controller."""
     output = getattr(session.config, "workeroutput", None)

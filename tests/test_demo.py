@@ -109,7 +109,8 @@ def test_sigterm_stops_the_services_the_demo_started(tmp_path: Path) -> None:
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
     assert str(tmp_path) not in left.stdout, "a process of the demo's state directory is left"
     assert [c for c in children.values() if "-m hub worker" in c], children
-    assert not [pid for pid in children if _alive(pid)], f"left running: {children}"
+    alive = [pid for pid in children if _alive(pid)]
+    assert not alive, f"left running: {[children[pid] for pid in alive]}\n{text}"
 
 
 def _children(pid: int) -> list[int]:

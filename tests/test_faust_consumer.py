@@ -171,3 +171,24 @@ def test_a_seek_leaves_the_read_offset_at_the_record_before() -> None:
     assert read_offset_after_seek(25) == 24
     assert read_offset_after_seek(0) == -1  # the first record of a partition is unread
     assert read_offset_after_seek(None) is None
+
+
+async def test_a_stalled_partition_of_this_worker_is_fetched_again() -> None:
+    consumer, _ = consumer_with([])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.assignment = lambda: {TP0}  # type: ignore[method-assign]
+    consumer.app.flow_control.resume()
+    await consumer.fetch_stalled(TP(TOPIC, 1), 7)  # another worker's partition
+    consumer._paused_partitions.add(TP0)  # faust's recovery resumes it when it is done
+    await consumer.fetch_stalled(TP0, 7)
+    assert sought == []
+    consumer._paused_partitions.clear()
+    await consumer.fetch_stalled(TP0, 7)
+    assert sought == [(TP0, 7)]
+    assert consumer._read_offset[TP0] == 6
+    assert consumer.set_aside == {"partition stalled, fetched again": 1}

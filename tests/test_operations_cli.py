@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub.consumer_lag import lag_rows, total_lag
+from hub.consumer_lag import lag_rows, standing_still, total_lag
 from hub.doctor import Finding, Status
 from hub.errors import HubError
 from hub.topic_admin import TopicState, plan_topics
@@ -77,6 +77,18 @@ class TestLagRows:
         rows = lag_rows("g", {("t", 0): 5, ("t", 1): -1}, {("t", 0): 8, ("t", 1): 4})
         assert [(r.partition, r.committed, r.lag) for r in rows] == [(0, 5, 3), (1, None, 4)]
         assert total_lag(rows) == {"g": 7}
+
+
+class TestStandingStill:
+    def test_a_lagging_partition_whose_commit_has_not_moved_is_stuck(self) -> None:
+        first = lag_rows("g", {("t", 0): 5, ("t", 1): 2, ("t", 2): 9}, {("t", 0): 8, ("t", 1): 4})
+        looked, stuck = standing_still({}, first)
+        assert stuck == [], "one look says nothing yet"
+        later = lag_rows("g", {("t", 0): 5, ("t", 1): 3, ("t", 2): 9}, {("t", 0): 8, ("t", 1): 4})
+        looked, stuck = standing_still(looked, later)
+        assert stuck == [(("t", 0), 5)]  # t1 moved on; t2 has nothing to read
+        caught_up = lag_rows("g", {("t", 0): 8}, {("t", 0): 8})
+        assert standing_still(looked, caught_up) == ({}, [])
 
 
 class TestTailFormatting:

@@ -92,9 +92,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_testnodedown(node: object, error: object) -> None:
     """In the pytest-xdist controller: collect each worker's services for the summary."""
     output = getattr(node, "workeroutput", None) or {}
-    _SERVICES.extend(
-        f"[{output.get('workerid', '?')}] {line}" for line in output.get("services", [])
-    )
+    worker = getattr(getattr(node, "gateway", None), "id", "?")
+    _SERVICES.extend(f"[{worker}] {line}" for line in output.get("services", []))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

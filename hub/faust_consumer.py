@@ -204,13 +204,7 @@ class SeekSafeConsumer(faust_aiokafka.Consumer):
             return  # not this worker's, or resumed by faust's recovery when it is done
         if not self.app.flow_control.is_active():
             return
-        self._set_aside("partition stalled, fetched again", tp, committed)
-        log.warning(
-            "consumer_partition_stalled",
-            topic=tp.topic,
-            partition=tp.partition,
-            committed=committed,
-        )
+        self._warn("partition stalled", "consumer_partition_stalled", tp, committed)
         await self._fetch_again(tp, committed)
 
     def _hole(self, tp: TP, committed: int, first_acked: int) -> None:
@@ -223,17 +217,17 @@ class SeekSafeConsumer(faust_aiokafka.Consumer):
         if tp not in self.assignment():
             return
         self._refetched[(tp, committed)] = now
-        self._set_aside("commit held at a hole, fetched again", tp, committed)
-        log.warning(
-            "consumer_commit_hole",
-            topic=tp.topic,
-            partition=tp.partition,
-            committed=committed,
-            first_acknowledged=first_acked,
+        self._warn(
+            "commit held at a hole", "consumer_commit_hole", tp, committed, first_acked=first_acked
         )
         fetch = asyncio.ensure_future(self._fetch_again(tp, committed))
         self._fetching_again.add(fetch)
         fetch.add_done_callback(self._fetching_again.discard)
+
+    def _warn(self, why: str, event: str, tp: TP, committed: int, **more: int) -> None:
+        """Count and log a partition about to be fetched again from ``committed``."""
+        self._set_aside(f"{why}, fetched again", tp, committed)
+        log.warning(event, topic=tp.topic, partition=tp.partition, committed=committed, **more)
 
     async def _fetch_again(self, tp: TP, offset: int) -> None:
         try:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -108,6 +108,27 @@ class WorkerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class _Broker(Protocol):
+    bootstrap_servers: str
+
+
+def worker_for(
+    kafka: _Broker,
+    registry_url: str,
+    prefix: str,
+    state_dir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> WorkerProcess:
+    """A worker against the test's broker, registry and topic prefix (not started)."""
+    return WorkerProcess(
+        bootstrap=kafka.bootstrap_servers,
+        registry_url=registry_url,
+        prefix=prefix,
+        state_dir=state_dir,
+        extra_env=extra_env,
+    )
 
 
 def run_hub(

@@ -29,7 +29,7 @@ from hub.settings import load_settings
 from hub.task_commands import latest_tasks, send_feedback
 from tests.conftest import KafkaEndpoint
 from tests.factories import iam_account
-from tests.kafka_support import ROOT, WorkerProcess, collect, stop_process_group
+from tests.kafka_support import ROOT, collect, stop_process_group, worker_for
 from tests.test_rule_families_through_kafka import TODAY, _publish, employee, records
 from tests.test_walking_skeleton import _pipeline, _states
 
@@ -231,12 +231,7 @@ class TestDashboardInChromium:
         )
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()
-        worker = WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-        )
+        worker = worker_for(kafka, registry_url, topic_prefix, tmp_path)
         try:
             await _publish(pipeline, producer, _scenario(pipeline.secret))
             with worker:

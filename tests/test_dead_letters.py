@@ -15,7 +15,7 @@ from connectors.dfo.mapping import map_employee
 from hub.avro.wire import confluent_frame, confluent_unframe
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body
-from tests.kafka_support import TaskView, WorkerProcess, collect, dfo_connector, produce
+from tests.kafka_support import TaskView, collect, dfo_connector, produce, worker_for
 from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
@@ -80,12 +80,7 @@ class TestDeadLetters:
         account_bad = await produce(kafka.bootstrap_servers, accounts, [(b"acc", b"\x00\x00")])
         await produce(kafka.bootstrap_servers, employees, [(b"777001", good)])
         expected = len(bad) + 1
-        with WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-        ) as worker:
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path) as worker:
             seen = await collect(
                 kafka.bootstrap_servers,
                 [dead, tasks],

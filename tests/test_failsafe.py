@@ -20,7 +20,7 @@ from hub.rules.settings import FailsafeSettings
 from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA, correction_task
-from tests.kafka_support import ROOT, TaskView, WorkerProcess, collect
+from tests.kafka_support import ROOT, TaskView, collect, worker_for
 from tests.test_walking_skeleton import _pipeline
 
 RULE = "access.new_hire_without_account"
@@ -204,13 +204,7 @@ class TestFailsafeThroughKafka:
                 )
         finally:
             await producer.stop()
-        with WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-            extra_env=env,
-        ) as worker:
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path, env) as worker:
             held = await collect(
                 kafka.bootstrap_servers,
                 [tasks, incidents],
@@ -299,12 +293,7 @@ async def test_a_proposal_read_again_after_a_newer_one_publishes_nothing(
         await producer.send_and_wait(proposals, key=key, value=value)
     finally:
         await producer.stop()
-    with WorkerProcess(
-        bootstrap=kafka.bootstrap_servers,
-        registry_url=registry_url,
-        prefix=topic_prefix,
-        state_dir=tmp_path,
-    ) as worker:
+    with worker_for(kafka, registry_url, topic_prefix, tmp_path) as worker:
         published = await collect(
             kafka.bootstrap_servers,
             [tasks],

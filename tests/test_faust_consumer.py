@@ -123,6 +123,19 @@ async def test_an_acknowledgement_across_a_rebalance_is_refused() -> None:
     assert consumer.set_aside == {"acknowledged across a rebalance": 2}
 
 
+def holding_tp0() -> tuple[SeekSafeConsumer, list[tuple[TP, int]]]:
+    """A consumer assigned TP0 whose seeks are only recorded (returned, as they come)."""
+    consumer, _ = consumer_with([])
+    sought: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        sought.append((tp, offset))
+
+    consumer._seek = seek  # type: ignore[method-assign]
+    consumer.assignment = lambda: {TP0}  # type: ignore[method-assign]
+    return consumer, sought
+
+
 def acknowledged(consumer: SeekSafeConsumer, *offsets: int) -> None:
     """As faust's ack() leaves its bookkeeping for acknowledged records of TP0."""
     consumer._acked[TP0].extend(offsets)
@@ -132,14 +145,7 @@ def acknowledged(consumer: SeekSafeConsumer, *offsets: int) -> None:
 async def test_a_commit_stops_at_an_unacknowledged_record_and_fetches_it_again() -> None:
     """faust would commit 28 here: the record at the committed offset (25) was never
     acknowledged, but 26 and 27 were. The commit waits, and 25 is fetched again."""
-    consumer, _ = consumer_with([])
-    sought: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        sought.append((tp, offset))
-
-    consumer._seek = seek  # type: ignore[method-assign]
-    consumer.assignment = lambda: {TP0}  # type: ignore[method-assign]
+    consumer, sought = holding_tp0()
     consumer._committed_offset[TP0] = 25
     acknowledged(consumer, 26, 27)
     assert consumer._new_offset(TP0) is None
@@ -174,14 +180,7 @@ def test_a_seek_leaves_the_read_offset_at_the_record_before() -> None:
 
 
 async def test_a_stalled_partition_of_this_worker_is_fetched_again() -> None:
-    consumer, _ = consumer_with([])
-    sought: list[tuple[TP, int]] = []
-
-    async def seek(tp: TP, offset: int) -> None:
-        sought.append((tp, offset))
-
-    consumer._seek = seek  # type: ignore[method-assign]
-    consumer.assignment = lambda: {TP0}  # type: ignore[method-assign]
+    consumer, sought = holding_tp0()
     consumer.app.flow_control.resume()
     await consumer.fetch_stalled(TP(TOPIC, 1), 7)  # another worker's partition
     consumer._paused_partitions.add(TP0)  # faust's recovery resumes it when it is done

@@ -15,7 +15,7 @@ from hub.clock import start_of_day
 from hub.recheck import RecheckSchedule
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import TaskView, WorkerProcess, collect
+from tests.kafka_support import TaskView, collect, worker_for
 from tests.test_walking_skeleton import _pipeline
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -74,12 +74,8 @@ class TestEventTimeRecheck:
                 key=b"700001",
                 value=await pipeline.codec.encode(employees, schema, early),
             )
-            with WorkerProcess(
-                bootstrap=kafka.bootstrap_servers,
-                registry_url=registry_url,
-                prefix=topic_prefix,
-                state_dir=tmp_path,
-                extra_env={"HUB_CLOCK": "event"},
+            with worker_for(
+                kafka, registry_url, topic_prefix, tmp_path, {"HUB_CLOCK": "event"}
             ) as worker:
                 # Someone else's record, from 30 days later, moves event time on.
                 later = _hire(

@@ -25,6 +25,7 @@ from tests.kafka_support import (
     collect,
     dfo_connector,
     run_hub,
+    worker_for,
 )
 from tests.test_walking_skeleton import _pipeline
 
@@ -84,13 +85,7 @@ class TestReplay:
             await producer.stop()
 
         def worker(extra: dict[str, str] | None = None) -> WorkerProcess:
-            return WorkerProcess(
-                bootstrap=kafka.bootstrap_servers,
-                registry_url=registry_url,
-                prefix=topic_prefix,
-                state_dir=tmp_path,
-                extra_env=extra,
-            )
+            return worker_for(kafka, registry_url, topic_prefix, tmp_path, extra)
 
         def opened(records: list[Collected]) -> bool:
             return any(state == "OPEN" for _, state in _audit(records, audit))
@@ -154,12 +149,7 @@ class TestReplay:
             "HUB_SCHEMA_REGISTRY_URL": registry_url,
             "HUB_TOPIC_PREFIX": topic_prefix,
         }
-        with WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-        ) as worker:
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path) as worker:
             for _ in range(120):
                 if "Worker ready" in worker.log():
                     break
@@ -220,12 +210,7 @@ class TestReplay:
         assert "would send" not in only_connector.stdout
         done = run_hub(env, "deadletters", "replay")
         assert f"sent 1 back to {employees}" in done.stdout, done.stderr
-        with WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-        ):
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path):
             seen = await collect(
                 kafka.bootstrap_servers,
                 [tasks],

@@ -17,7 +17,7 @@ from connectors.dfo.mapping import map_employee
 from hub.pipeline import Pipeline
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import Collected, WorkerProcess, collect
+from tests.kafka_support import Collected, collect, worker_for
 from tests.test_walking_skeleton import _pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
@@ -200,12 +200,7 @@ class TestRuleFamilies:
         try:
             await _publish(pipeline, producer, [orgreg])
             await _publish(pipeline, producer, [item for items in cases.values() for item in items])
-            with WorkerProcess(
-                bootstrap=kafka.bootstrap_servers,
-                registry_url=registry_url,
-                prefix=topic_prefix,
-                state_dir=tmp_path,
-            ) as worker:
+            with worker_for(kafka, registry_url, topic_prefix, tmp_path) as worker:
                 seen = await collect(
                     kafka.bootstrap_servers,
                     [tasks],

@@ -11,7 +11,13 @@ from aiokafka import AIOKafkaProducer
 
 from tests.conftest import KafkaEndpoint
 from tests.factories import dfo_new_hire_body
-from tests.kafka_support import TaskView, WorkerProcess, collect, dfo_connector, run_hub_async
+from tests.kafka_support import (
+    TaskView,
+    collect,
+    dfo_connector,
+    run_hub_async,
+    worker_for,
+)
 from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
@@ -35,12 +41,7 @@ class TestTaskFeedback:
             await dfo_connector(producer, pipeline).publish(dfo_new_hire_body(start_in_days=5))
         finally:
             await producer.stop()
-        with WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-        ) as worker:
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path) as worker:
             seen = await collect(
                 kafka.bootstrap_servers,
                 [tasks],

@@ -17,7 +17,13 @@ from hub.source_deletion import SourceDeletion
 from hub.topics import ensure_topics
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
-from tests.kafka_support import Collected, TaskView, WorkerProcess, collect, dfo_connector
+from tests.kafka_support import (
+    Collected,
+    TaskView,
+    collect,
+    dfo_connector,
+    worker_for,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -48,12 +54,8 @@ class TestWalkingSkeleton:
         tasks = pipeline.topics.name("hub.tasks")
         audit = pipeline.topics.name("hub.task-events")
         web_port = free_port()
-        worker = WorkerProcess(
-            bootstrap=kafka.bootstrap_servers,
-            registry_url=registry_url,
-            prefix=topic_prefix,
-            state_dir=tmp_path,
-            extra_env={"HUB_WORKER_WEB_PORT": str(web_port)},
+        worker = worker_for(
+            kafka, registry_url, topic_prefix, tmp_path, {"HUB_WORKER_WEB_PORT": str(web_port)}
         )
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()

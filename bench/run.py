@@ -219,11 +219,16 @@ async def _until(condition: Any, within_s: float, what: str) -> None:
 async def members(bootstrap: str, prefix: str, wanted: int) -> bool:
     """Whether the workers' group is stable with ``wanted`` members (they are reading)."""
     from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
+    from aiokafka.errors import GroupCoordinatorNotAvailableError  # noqa: PLC0415
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        for response in await admin.describe_consumer_groups([prefix + APP_ID]):
+        try:
+            described = await admin.describe_consumer_groups([prefix + APP_ID])
+        except GroupCoordinatorNotAvailableError:  # a new broker: no group yet
+            return False
+        for response in described:
             for group in response.groups:
                 if group[2] == "Stable" and len(group[5]) == wanted:
                     return True

@@ -103,14 +103,20 @@ async def _until_available(step: Callable[[], Awaitable[T]], stage: str) -> T:
 
 
 class AvroStateCodec(Codec):
-    """Faust codec for table values: Avro single-object encoding of one schema."""
+    """Faust codec for table values: Avro single-object encoding of one schema.
 
-    def __init__(self, schema: AvroSchema) -> None:
+    ``tagged`` returns a value with the branch of each union of records named (Avro
+    tuple notation, :meth:`Pipeline.tagged_state`); otherwise the writer tries the value
+    against every branch of such a union."""
+
+    def __init__(self, schema: AvroSchema, tagged: Callable[[Any], Any] | None = None) -> None:
         super().__init__()
         self.schema = schema
+        self.tagged = tagged
 
     def _dumps(self, obj: Any) -> bytes:
-        return single_object_frame(self.schema.fingerprint, write_body(self.schema.parsed, obj))
+        value = self.tagged(obj) if self.tagged is not None else obj
+        return single_object_frame(self.schema.fingerprint, write_body(self.schema.parsed, value))
 
     def _loads(self, s: bytes) -> Any:
         fingerprint, body = single_object_unframe(s)
@@ -176,7 +182,9 @@ class _Wiring:
         self.gates = self.avro_table("failsafe-gate", FAILSAFE_GATE)
         # Per task, the state the gate last took: proposals read again are dropped.
         self.gated_tasks = self.avro_table("failsafe-tasks", TASK)
-        self.person_views = self.avro_table("person-view", PERSON_STATE)
+        self.person_views = self.avro_table(
+            "person-view", PERSON_STATE, tagged=self.pipeline.tagged_state
+        )
         self.reference_topics = self.app.topic(
             *(topics.name(t) for t in REFERENCE_SOURCES),
             key_type=bytes,
@@ -215,9 +223,9 @@ class _Wiring:
     def raw_topic(self, name: str) -> Any:
         return self.app.topic(name, key_type=bytes, value_type=bytes, internal=False)
 
-    def avro_table(self, name: str, schema: str) -> Any:
+    def avro_table(self, name: str, schema: str, tagged: Callable[[Any], Any] | None = None) -> Any:
         table = self.app.Table(name, partitions=self.partitions, key_type=bytes)
-        _serialize_as(table, AvroStateCodec(self.pipeline.catalog[schema]))
+        _serialize_as(table, AvroStateCodec(self.pipeline.catalog[schema], tagged))
         return table
 
     def _forget_correlation(self, *_args: Any, **_kwargs: Any) -> None:

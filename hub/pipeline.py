@@ -238,12 +238,27 @@ class Pipeline:
         encoded = [(o.person_key, await self.encode_person_event(o.event)) for o in outgoing]
         return states, encoded
 
+    def tagged_record(self, source_topic: str, record: Record | None) -> Any:
+        """A source record with its schema named (Avro tuple notation), for a union of
+        every source's record: the writer takes that branch instead of trying each."""
+        schema = self.schema_of_source.get(source_topic)
+        if record is None or isinstance(record, tuple) or schema is None:
+            return record
+        return (schema, record)
+
+    def tagged_state(self, state: Record) -> Record:
+        """A PersonState with each of its records' schema named (see tagged_record)."""
+        records = [
+            {**r, "record": self.tagged_record(r["source_topic"], r["record"])}
+            for r in state.get("records", [])
+        ]
+        return {**state, "records": records}
+
     async def encode_person_event(self, event: Record) -> bytes:
-        if event.get("record") is not None and not isinstance(event["record"], tuple):
-            schema = self.schema_of_source[event["source_topic"]]
-            event = {**event, "record": (schema, event["record"])}
+        record = self.tagged_record(event.get("source_topic", ""), event.get("record"))
+        tagged = {**event, "record": record}
         return await self.codec.encode(
-            self.topics.name("hub.person-events"), self.catalog[PERSON_EVENT], event
+            self.topics.name("hub.person-events"), self.catalog[PERSON_EVENT], tagged
         )
 
     # -- 3. evaluate --------------------------------------------------------------

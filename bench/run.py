@@ -455,11 +455,16 @@ def main() -> None:
         default="memory://",
         help="the workers' table store (HUB_TABLE_STORE), e.g. rocksdb:// with the rocksdb extra",
     )
+    parser.add_argument(
+        "--name",
+        default="latest",
+        help="write bench/results/NAME.json and NAME.md (e.g. rocksdb for a --store run)",
+    )
     args = parser.parse_args()
     results = asyncio.run(run(args.people, args.growth, args.rate, args.rate_seconds, args.store))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "latest.md").write_text(report(results))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(report(results))
     sys.stdout.write(report(results))
 
 

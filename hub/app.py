@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +64,7 @@ from hub.task_dump import install_task_dump
 from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
 from hub.topics import TopicSpec, ensure_topic_specs
 
-__all__ = ["HubApp", "create_app"]
+__all__ = ["HubApp", "create_app", "rocksdb_options"]
 
 log = structlog.get_logger("hub.app")
 
@@ -127,6 +127,18 @@ class AvroStateCodec(Codec):
         return read_body(self.schema.parsed, self.schema.parsed, body)
 
 
+def rocksdb_options(write_buffer_mb: int, block_cache_mb: int) -> dict[str, int]:
+    """faust's RocksDB options for each table partition's database: two memtables of
+    ``write_buffer_mb`` and a read cache of ``block_cache_mb`` (faust's own defaults,
+    three of 64 MB and 2 GB, would let a worker's tables outgrow its memory limit)."""
+    mb = 1024 * 1024
+    return {
+        "write_buffer_size": write_buffer_mb * mb,
+        "max_write_buffer_number": 2,
+        "block_cache_size": block_cache_mb * mb,
+    }
+
+
 def _serialize_as(table: Any, codec: Codec) -> None:
     """Make a table write and read its values, in its store and its changelog, with
     ``codec``. Faust derives a table's serializer from its value type, and its changelog
@@ -155,6 +167,7 @@ class _Wiring:
     pipeline: Pipeline
     partitions: int
     metrics: HubMetrics
+    store_options: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         topics = self.pipeline.topics
@@ -193,7 +206,10 @@ class _Wiring:
         )
         # Org units: every worker holds all of them (a global table).
         self.reference_table = self.app.GlobalTable(
-            "reference", partitions=self.partitions, key_type=bytes
+            "reference",
+            partitions=self.partitions,
+            key_type=bytes,
+            options=dict(self.store_options),
         )
         _serialize_as(self.reference_table, AvroStateCodec(self.pipeline.catalog[REFERENCE_RECORD]))
         self.reference = reference_data(self.reference_table)
@@ -224,7 +240,9 @@ class _Wiring:
         return self.app.topic(name, key_type=bytes, value_type=bytes, internal=False)
 
     def avro_table(self, name: str, schema: str, tagged: Callable[[Any], Any] | None = None) -> Any:
-        table = self.app.Table(name, partitions=self.partitions, key_type=bytes)
+        table = self.app.Table(
+            name, partitions=self.partitions, key_type=bytes, options=dict(self.store_options)
+        )
         _serialize_as(table, AvroStateCodec(self.pipeline.catalog[schema], tagged))
         return table
 
@@ -740,11 +758,13 @@ def create_app(
     credentials: Any = None,
     session_timeout: float = 60.0,
     commit_interval: float = 1.0,
+    store_options: Mapping[str, Any] | None = None,
 ) -> HubApp:
     """Build the faust app and its agents; nothing connects until the worker starts it.
 
     ``credentials`` are faust broker credentials (see hub.kafka_security), None for
-    a PLAINTEXT cluster."""
+    a PLAINTEXT cluster; ``store_options`` go to each table's store
+    (:func:`rocksdb_options`)."""
     partitions = pipeline.topics["hub.person-events"].partitions
     app = faust.App(
         app_id,
@@ -772,7 +792,7 @@ def create_app(
     )
     app.transport = SeekSafeTransport(app.conf.broker_consumer, app)
     metrics = HubMetrics({spec.name: spec.logical_name for spec in pipeline.topics})
-    wiring = _Wiring(app, pipeline, partitions, metrics)
+    wiring = _Wiring(app, pipeline, partitions, metrics, store_options or {})
     _route_agent(wiring)
     _reference_agent(wiring)
     _correlate_agent(wiring)

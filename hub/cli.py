@@ -107,7 +107,7 @@ def worker() -> None:
     """Run a stream-processing worker (correlation, rules, tasks) until stopped."""
     import faust  # noqa: PLC0415
 
-    from hub.app import create_app, ensure_changelogs  # noqa: PLC0415
+    from hub.app import create_app, ensure_changelogs, rocksdb_options  # noqa: PLC0415
     from hub.endpoints import kafka_bootstrap, make_pipeline, registry_url  # noqa: PLC0415
     from hub.kafka_security import faust_credentials  # noqa: PLC0415
     from hub.topics import ensure_topics  # noqa: PLC0415
@@ -126,6 +126,9 @@ def worker() -> None:
         credentials=faust_credentials(),
         session_timeout=settings.worker_session_timeout_seconds,
         commit_interval=settings.worker_commit_interval_seconds,
+        store_options=rocksdb_options(
+            settings.rocksdb_write_buffer_mb, settings.rocksdb_block_cache_mb
+        ),
     )
     asyncio.run(ensure_changelogs(bootstrap, hub_app))
     faust.Worker(

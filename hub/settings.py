@@ -83,6 +83,21 @@ class HubSettings(BaseSettings):
         le=300,
         description="How long a silent worker keeps its partitions before others take them.",
     )
+    rocksdb_write_buffer_mb: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description=(
+            "RocksDB table store: the size of each memtable, two per table partition"
+            " (docs/operations.md has the worker's memory sum)."
+        ),
+    )
+    rocksdb_block_cache_mb: int = Field(
+        default=8,
+        ge=1,
+        le=4096,
+        description="RocksDB table store: the read cache of each table partition.",
+    )
     worker_commit_interval_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -18,6 +18,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.avro.codec import AvroCodec
 from hub.deadletter import headers_as_dict
+from hub.endpoints import make_pipeline
+from hub.pipeline import Pipeline
+from hub.settings import load_settings
+from hub.topics import ensure_topics
 from hub.worker_process import worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +133,19 @@ def worker_for(
         state_dir=state_dir,
         extra_env=extra_env,
     )
+
+
+async def hub_pipeline(kafka: _Broker, registry_url: str, prefix: str) -> Pipeline:
+    """The pipeline a worker against the test's broker, registry and prefix builds (its
+    codec, catalogue and topics), with the topics made."""
+    settings = load_settings(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        schema_registry_url=registry_url,
+        topic_prefix=prefix,
+    )
+    pipeline = make_pipeline(settings, registry_url)
+    await ensure_topics(kafka.bootstrap_servers, pipeline.topics)
+    return pipeline
 
 
 def run_hub(

@@ -10,11 +10,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from hub.embedded.process import free_port
-from hub.endpoints import make_pipeline
 from hub.pipeline import Pipeline
-from hub.settings import load_settings
 from hub.source_deletion import SourceDeletion
-from hub.topics import ensure_topics
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
 from tests.kafka_support import (
@@ -22,23 +19,13 @@ from tests.kafka_support import (
     TaskView,
     collect,
     dfo_connector,
+    hub_pipeline,
     worker_for,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
 RULE = "access.new_hire_without_account"
-
-
-async def _pipeline(kafka: KafkaEndpoint, registry_url: str, prefix: str) -> Pipeline:
-    settings = load_settings(
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        schema_registry_url=registry_url,
-        topic_prefix=prefix,
-    )
-    pipeline = make_pipeline(settings, registry_url)
-    await ensure_topics(kafka.bootstrap_servers, pipeline.topics)
-    return pipeline
 
 
 def _states(records: list[Collected], topic: str) -> list[str]:
@@ -50,7 +37,7 @@ class TestWalkingSkeleton:
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
     ) -> None:
         """A new hire without an account opens one P1 task; an ACTIVE account resolves it."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline: Pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         tasks = pipeline.topics.name("hub.tasks")
         audit = pipeline.topics.name("hub.task-events")
         web_port = free_port()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from hub.app import AvroStateCodec, create_app, ensure_changelogs
+from hub.app import AvroStateCodec, create_app, ensure_changelogs, rocksdb_options
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.errors import WireFormatError
@@ -124,3 +124,25 @@ def test_a_person_view_is_written_with_its_records_schemas_named(tmp_path: Path)
     assert plain.dumps(misfiled)
     with pytest.raises(WireFormatError, match="does not match its schema"):
         codec.dumps(misfiled)
+
+
+def test_every_rocksdb_table_has_the_memory_the_settings_give(tmp_path: Path) -> None:
+    """On RocksDB each table partition has two memtables and a read cache of the sizes
+    the settings give, not faust's defaults (three of 64 MB and 2 GB)."""
+    pytest.importorskip("rocksdict", reason="the rocksdb extra (make venv installs it)")
+    app = create_app(
+        app_id="x.hub",
+        bootstrap_servers="127.0.0.1:1",
+        pipeline=_pipeline(),
+        datadir=tmp_path,
+        store="rocksdb://",
+        store_options=rocksdb_options(write_buffer_mb=4, block_cache_mb=8),
+    ).app
+    mb = 1024 * 1024
+    for table in app.tables.values():
+        options = table.data.rocksdb_options  # the table's store, not yet opened
+        assert (
+            options.write_buffer_size,
+            options.max_write_buffer_number,
+            options.block_cache_size,
+        ) == (4 * mb, 2, 8 * mb), table.name

@@ -1,0 +1,89 @@
+"""The production table store: RocksDB (``HUB_TABLE_STORE=rocksdb://``, on the
+StatefulSet's volume in ``deploy/``). A worker keeps its tables on its disk, and after
+``kill -9`` a worker started again on the same disk goes on where the first stopped:
+the account that arrives afterwards resolves the task the first worker opened, as the
+same task, published once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from hub.pipeline import Pipeline
+from tests.conftest import KafkaEndpoint
+from tests.factories import dfo_new_hire_body, iam_account
+from tests.kafka_support import (
+    Collected,
+    TaskView,
+    collect,
+    dfo_connector,
+    hub_pipeline,
+    worker_for,
+)
+
+pytest.importorskip("rocksdict", reason="the rocksdb extra (make venv installs it)")
+pytestmark = [pytest.mark.kafka, pytest.mark.registry]
+
+ROCKSDB = {"HUB_TABLE_STORE": "rocksdb://"}
+
+
+def _states(records: list[Collected], topic: str) -> list[str]:
+    return [r.decoded["state"] for r in records if r.topic == topic and r.decoded]
+
+
+def _table_dirs(state_dir: Path) -> set[str]:
+    """The tables a worker keeps in RocksDB under ``state_dir``: one database
+    directory per table and partition (faust names them ``<table>-<partition>.db``)."""
+    return {p.name.rsplit("-", 1)[0] for p in state_dir.rglob("*.db") if p.is_dir()}
+
+
+async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
+    kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    pipeline: Pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
+    tasks = pipeline.topics.name("hub.tasks")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        first = worker_for(kafka, registry_url, topic_prefix, tmp_path, ROCKSDB)
+        with first:
+            await dfo_connector(producer, pipeline, "uio").publish(
+                dfo_new_hire_body(start_in_days=5)
+            )
+            opened = await collect(
+                kafka.bootstrap_servers,
+                [tasks],
+                until=lambda rs: "OPEN" in _states(rs, tasks),
+                codec=pipeline.codec,
+                decode_topics=(tasks,),
+            )
+            first.kill()
+        on_disk = _table_dirs(tmp_path)
+        assert {"person-view", "identity", "failsafe-tasks"} <= on_disk, f"on disk: {on_disk}"
+        (task,) = TaskView.of(opened, tasks).latest.values()
+
+        account = iam_account(employee_id="00234567")
+        accounts = pipeline.topics.name("source.iam.account")
+        value = await pipeline.codec.encode(
+            accounts, pipeline.catalog["no.bott.hub.iam.Account"], account
+        )
+        await producer.send_and_wait(accounts, key=b"acc-1", value=value)
+        with worker_for(kafka, registry_url, topic_prefix, tmp_path, ROCKSDB):
+            final = await collect(
+                kafka.bootstrap_servers,
+                [tasks],
+                until=lambda rs: "RESOLVED" in _states(rs, tasks),
+                codec=pipeline.codec,
+                decode_topics=(tasks,),
+            )
+            log = first.log()  # both workers write to one log file
+    finally:
+        await producer.stop()
+        await pipeline.codec.close()
+    latest = TaskView.of(final, tasks).latest
+    assert list(latest) == [task["task_id"]], f"the same task, not a new one\n{log[-3000:]}"
+    resolved = latest[task["task_id"]]
+    assert resolved["revision"] == task["revision"] + 1
+    assert _states(final, tasks) == ["OPEN", "RESOLVED"], "no task published twice"

@@ -18,7 +18,7 @@ from bench.population import PSEUDONYM_KEY
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.pipeline import PERSON_EVENT, Pipeline
-from hub.reference import reference_data
+from hub.reference import LiveReference
 from hub.rules import RuleSettings
 from hub.topics import TopicCatalog
 
@@ -50,7 +50,7 @@ async def in_process(records: Sequence[_Encoded]) -> dict[str, float]:
     )
     stage = pipeline.new_stage()
     views: dict[str, Any] = {}
-    reference = reference_data({})
+    reference = LiveReference({}).data
     spent = {"route": 0.0, "correlate": 0.0, "evaluate": 0.0}
     for record in records:
         began = time.process_time()

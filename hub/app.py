@@ -58,7 +58,7 @@ from hub.pipeline import (
     Pipeline,
 )
 from hub.recheck import RecheckSchedule
-from hub.reference import REFERENCE_SOURCES, deleted_keys, keys_for, reference_data
+from hub.reference import REFERENCE_SOURCES, LiveReference, deleted_keys, keys_for
 from hub.source_deletion import deletion_of
 from hub.task_dump import install_task_dump
 from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
@@ -139,6 +139,19 @@ def rocksdb_options(write_buffer_mb: int, block_cache_mb: int) -> dict[str, int]
     }
 
 
+def _forget_after_changelog(table: Any, forget: Callable[[], None]) -> None:
+    """Call ``forget`` each time ``table`` has applied a batch of changelog records (a
+    recovery, or another worker's changes to a global table). faust's own
+    ``on_changelog_event`` is called before the record is applied, too early."""
+    original = table.apply_changelog_batch
+
+    def apply_then_forget(batch: Any) -> None:
+        original(batch)
+        forget()
+
+    table.apply_changelog_batch = apply_then_forget
+
+
 def _serialize_as(table: Any, codec: Codec) -> None:
     """Make a table write and read its values, in its store and its changelog, with
     ``codec``. Faust derives a table's serializer from its value type, and its changelog
@@ -212,7 +225,9 @@ class _Wiring:
             options=dict(self.store_options),
         )
         _serialize_as(self.reference_table, AvroStateCodec(self.pipeline.catalog[REFERENCE_RECORD]))
-        self.reference = reference_data(self.reference_table)
+        self.live_reference = LiveReference(self.reference_table)
+        self.reference = self.live_reference.data
+        _forget_after_changelog(self.reference_table, self.live_reference.forget)
         self.identities = self.avro_table("identity", IDENTITY_STATE)
         # The correlation stage keeps its index in memory, rebuilt from the identity
         # table after every rebalance (faust has recovered the table by then).
@@ -247,6 +262,7 @@ class _Wiring:
         return table
 
     def _forget_correlation(self, *_args: Any, **_kwargs: Any) -> None:
+        self.live_reference.forget()  # recovery may have changed the reference table
         self.correlation.clear()
         self.schedule.clear()
         self.schedule_ready = False
@@ -466,6 +482,7 @@ def _reference_agent(w: _Wiring) -> None:
                 if event.value is None:
                     with changelog_sends(w.reference_table) as sent:
                         forget(event.message.topic, event.message.headers)
+                    w.live_reference.forget()
                     await _delivered(sent)
                     continue
                 source, record = await _until_available(
@@ -477,6 +494,7 @@ def _reference_agent(w: _Wiring) -> None:
             with changelog_sends(w.reference_table) as sent:
                 for key in keys_for(source, record):
                     w.reference_table[key.encode()] = {"source_topic": source, "record": record}
+            w.live_reference.forget()
             await _delivered(sent)
 
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from hub.person_view import ReferenceData
 
-__all__ = ["REFERENCE_SOURCES", "deleted_keys", "keys_for", "reference_data"]
+__all__ = [
+    "REFERENCE_SOURCES",
+    "KeyKinds",
+    "LiveReference",
+    "deleted_keys",
+    "keys_for",
+]
 
 Record = dict[str, Any]
 
@@ -49,12 +55,37 @@ def deleted_keys(source: str, source_id: str, table: Mapping[bytes, Any]) -> lis
     return sorted({own, *keys_for(source, stored["record"])})
 
 
+class KeyKinds:
+    """Which kinds of key (``dfo``, ``orgreg``, ``orgreg-by-dfo``) the reference table
+    holds, found in one pass over its keys and kept until the table changes.
+
+    Rules ask "is any OrgReg unit loaded?" on every evaluation. Answered by a scan, that
+    costs a step per org unit (an institution without OrgReg scans all of its DFØ
+    units), and on RocksDB an iterator over every partition's database even when the
+    table is empty. Whoever changes the table calls :meth:`forget`: the reference agent
+    after its writes, the table after it applies changelog records from other workers
+    (see :class:`LiveReference`)."""
+
+    def __init__(self, table: Mapping[bytes, Any]) -> None:
+        self.table = table
+        self._kinds: frozenset[bytes] | None = None
+
+    def forget(self) -> None:
+        self._kinds = None
+
+    def holds(self, kind: bytes) -> bool:
+        if self._kinds is None:
+            self._kinds = frozenset(key.partition(b":")[0] for key in list(self.table))
+        return kind in self._kinds
+
+
 class _Prefixed(Mapping[str, Record]):
     """The records of a table whose keys start with ``prefix``, by the rest of the key."""
 
-    def __init__(self, table: MutableMapping[bytes, Any], prefix: str) -> None:
+    def __init__(self, table: MutableMapping[bytes, Any], prefix: str, kinds: KeyKinds) -> None:
         self.table = table
         self.prefix = prefix.encode()
+        self.kinds = kinds
 
     def __getitem__(self, key: str) -> Record:
         value = self.table[self.prefix + key.encode()]
@@ -70,14 +101,20 @@ class _Prefixed(Mapping[str, Record]):
         return sum(1 for k in list(self.table) if k.startswith(self.prefix))
 
     def __bool__(self) -> bool:
-        # Rules ask "is any loaded?" on every evaluation: stop at the first match.
-        return any(k.startswith(self.prefix) for k in self.table)
+        return self.kinds.holds(self.prefix.rstrip(b":"))
 
 
-def reference_data(table: MutableMapping[bytes, Any]) -> ReferenceData:
-    """A live view of the reference table for the rules."""
-    return ReferenceData(
-        dfo_org_units=_Prefixed(table, "dfo:"),
-        orgreg_units=_Prefixed(table, "orgreg:"),
-        orgreg_by_dfo_id=_Prefixed(table, "orgreg-by-dfo:"),
-    )
+class LiveReference:
+    """A live view of the reference table for the rules (:attr:`data`), and what it
+    remembers about the table, to :meth:`forget` when the table changes."""
+
+    def __init__(self, table: MutableMapping[bytes, Any]) -> None:
+        self.kinds = KeyKinds(table)
+        self.data = ReferenceData(
+            dfo_org_units=_Prefixed(table, "dfo:", self.kinds),
+            orgreg_units=_Prefixed(table, "orgreg:", self.kinds),
+            orgreg_by_dfo_id=_Prefixed(table, "orgreg-by-dfo:", self.kinds),
+        )
+
+    def forget(self) -> None:
+        self.kinds.forget()

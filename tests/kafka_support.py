@@ -256,6 +256,12 @@ class TaskView:
         return view
 
 
+def task_states(records: list[Collected], topic: str) -> list[str]:
+    """The states of the decoded records of ``topic`` (hub.tasks or hub.task-events), in
+    the order read."""
+    return [r.decoded["state"] for r in records if r.topic == topic and r.decoded]
+
+
 class DfoBodyPublisher:
     """Publishes ``GET ansatte/v2/{id}`` bodies as the SDK's DFØ employee connector maps
     them: the record on source.dfo.employee, or a dead letter."""

@@ -20,8 +20,7 @@ from hub.pipeline import PERSON_STATE, Pipeline
 from hub.privacy import mask_identifier, national_id_pseudonym, pseudonym
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import WorkerProcess, dfo_connector
-from tests.test_walking_skeleton import _pipeline
+from tests.kafka_support import WorkerProcess, dfo_connector, hub_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -132,7 +131,7 @@ async def _run(
 ) -> tuple[Pipeline, dict[str, list[tuple[str, str]]], str]:
     """Publish the scenario in one order, run a worker until it is quiet, and return
     the final person views as {person key: [(record ref, link status)]}."""
-    pipeline = await _pipeline(kafka, registry_url, prefix)
+    pipeline = await hub_pipeline(kafka, registry_url, prefix)
     producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
     await producer.start()
     connector = dfo_connector(producer, pipeline, "uio")

@@ -28,8 +28,7 @@ from hub.partitions import partition_offsets
 from hub.pipeline import TASK, Pipeline
 from tests.conftest import KafkaEndpoint
 from tests.factories import correction_task
-from tests.kafka_support import run_hub
-from tests.test_walking_skeleton import _pipeline
+from tests.kafka_support import hub_pipeline, run_hub
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = business_date(NOW)
@@ -137,7 +136,7 @@ class TestDashboardApi:
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str
     ) -> None:
         """Tasks, a dead letter and consumer groups on the broker show up in every endpoint."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         tasks_topic = pipeline.topics.name("hub.tasks")
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()

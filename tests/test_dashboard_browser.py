@@ -29,9 +29,15 @@ from hub.settings import load_settings
 from hub.task_commands import latest_tasks, send_feedback
 from tests.conftest import KafkaEndpoint
 from tests.factories import iam_account
-from tests.kafka_support import ROOT, collect, stop_process_group, worker_for
+from tests.kafka_support import (
+    ROOT,
+    collect,
+    hub_pipeline,
+    stop_process_group,
+    task_states,
+    worker_for,
+)
 from tests.test_rule_families_through_kafka import TODAY, _publish, employee, records
-from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry, pytest.mark.browser]
 
@@ -222,7 +228,7 @@ class TestDashboardInChromium:
         """Real findings become tasks; the page shows those on hub.tasks, filters them
         by severity and rule, shows one task's evidence, and never runs a name as code."""
         started = time.monotonic()
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         tasks_topic = pipeline.topics.name("hub.tasks")
         settings = load_settings(
             kafka_bootstrap_servers=kafka.bootstrap_servers,
@@ -262,7 +268,9 @@ class TestDashboardInChromium:
                     [tasks_topic],
                     codec=pipeline.codec,
                     decode_topics=(tasks_topic,),
-                    until=lambda rs: {"RESOLVED", "SUPPRESSED"} <= set(_states(rs, tasks_topic)),
+                    until=lambda rs: (
+                        {"RESOLVED", "SUPPRESSED"} <= set(task_states(rs, tasks_topic))
+                    ),
                 )
                 log = worker.log()
         finally:

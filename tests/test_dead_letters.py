@@ -15,8 +15,15 @@ from connectors.dfo.mapping import map_employee
 from hub.avro.wire import confluent_frame, confluent_unframe
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body
-from tests.kafka_support import TaskView, collect, dfo_connector, produce, worker_for
-from tests.test_walking_skeleton import _pipeline, _states
+from tests.kafka_support import (
+    TaskView,
+    collect,
+    dfo_connector,
+    hub_pipeline,
+    produce,
+    task_states,
+    worker_for,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -37,7 +44,7 @@ class TestDeadLetters:
     ) -> None:
         """Each bad record is dead-lettered with its origin and error; the good one after
         them still opens its task."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         employees = pipeline.topics.name("source.dfo.employee")
         accounts = pipeline.topics.name("source.iam.account")
         dead = pipeline.topics.name("hub.deadletter")
@@ -85,7 +92,8 @@ class TestDeadLetters:
                 kafka.bootstrap_servers,
                 [dead, tasks],
                 until=lambda rs: (
-                    sum(r.topic == dead for r in rs) >= expected and "OPEN" in _states(rs, tasks)
+                    sum(r.topic == dead for r in rs) >= expected
+                    and "OPEN" in task_states(rs, tasks)
                 ),
                 codec=pipeline.codec,
                 decode_topics=(tasks,),
@@ -129,7 +137,7 @@ class TestDeadLetters:
     ) -> None:
         """The DFØ connector sends bodies it cannot read or map to hub.deadletter, naming
         itself and the problem, and publishes nothing for them."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         dead = pipeline.topics.name("hub.deadletter")
         producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
         await producer.start()

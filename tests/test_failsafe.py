@@ -20,8 +20,7 @@ from hub.rules.settings import FailsafeSettings
 from hub.tasks.failsafe import admit, decide, gate_key, new_gate, supersedes
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA, correction_task
-from tests.kafka_support import ROOT, TaskView, collect, worker_for
-from tests.test_walking_skeleton import _pipeline
+from tests.kafka_support import ROOT, TaskView, collect, hub_pipeline, worker_for
 
 RULE = "access.new_hire_without_account"
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -186,7 +185,7 @@ class TestFailsafeThroughKafka:
             "defaults:\n  failsafe: {share: 0.3, min_changes: 3, window_minutes: 60}\n"
         )
         env = {"HUB_INSTITUTIONS_FILE": str(settings_file), "HUB_CLOCK": "event"}
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         employees = pipeline.topics.name("source.dfo.employee")
         tasks = pipeline.topics.name("hub.tasks")
         incidents = pipeline.topics.name("hub.failsafe")
@@ -267,7 +266,7 @@ async def test_a_proposal_read_again_after_a_newer_one_publishes_nothing(
     """As after a worker's restart (the chaos suite's kill -9 found it): the gate takes
     an OPEN, its RESOLVED, then the same OPEN again. hub.tasks ends RESOLVED; the OPEN
     read again is dropped and counted, not published over the newer state."""
-    pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+    pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
     proposals = pipeline.topics.name("hub.task-proposals")
     tasks = pipeline.topics.name("hub.tasks")
     schema = pipeline.catalog["no.bott.hub.tasks.TaskProposal"]

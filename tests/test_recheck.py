@@ -15,8 +15,7 @@ from hub.clock import start_of_day
 from hub.recheck import RecheckSchedule
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import TaskView, collect, worker_for
-from tests.test_walking_skeleton import _pipeline
+from tests.kafka_support import TaskView, collect, hub_pipeline, worker_for
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -59,7 +58,7 @@ class TestEventTimeRecheck:
     ) -> None:
         """A hire starting in 40 days has no task at first; when later events move event
         time past start - 14 days, the task opens, stamped at that moment."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         start = T0 + timedelta(days=40)
         due = start_of_day((start - timedelta(days=14)).date())
         employees = pipeline.topics.name("source.dfo.employee")

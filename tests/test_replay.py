@@ -24,10 +24,10 @@ from tests.kafka_support import (
     WorkerProcess,
     collect,
     dfo_connector,
+    hub_pipeline,
     run_hub,
     worker_for,
 )
-from tests.test_walking_skeleton import _pipeline
 
 RULE = "access.new_hire_without_account"
 
@@ -68,7 +68,7 @@ class TestReplay:
     async def test_a_replay_after_a_rule_fix_resolves_without_a_second_task(
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
     ) -> None:
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         audit = pipeline.topics.name("hub.task-events")
         env = {
             "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -143,7 +143,7 @@ class TestReplay:
     async def test_a_running_worker_is_not_rewound(
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
     ) -> None:
-        await _pipeline(kafka, registry_url, topic_prefix)
+        await hub_pipeline(kafka, registry_url, topic_prefix)
         env = {
             "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "HUB_SCHEMA_REGISTRY_URL": registry_url,
@@ -163,7 +163,7 @@ class TestReplay:
     ) -> None:
         """A record that failed for a reason since fixed is processed when replayed; a
         connector's raw source data is left for the connector."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         employees = pipeline.topics.name("source.dfo.employee")
         tasks = pipeline.topics.name("hub.tasks")
         dead = pipeline.topics.name("hub.deadletter")

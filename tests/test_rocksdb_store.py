@@ -20,6 +20,7 @@ from tests.kafka_support import (
     collect,
     dfo_connector,
     hub_pipeline,
+    task_states,
     worker_for,
 )
 
@@ -29,8 +30,16 @@ pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 ROCKSDB = {"HUB_TABLE_STORE": "rocksdb://"}
 
 
-def _states(records: list[Collected], topic: str) -> list[str]:
-    return [r.decoded["state"] for r in records if r.topic == topic and r.decoded]
+async def _tasks_until(kafka: KafkaEndpoint, pipeline: Pipeline, state: str) -> list[Collected]:
+    """hub.tasks from the start, read until a task in ``state`` is among them."""
+    tasks = pipeline.topics.name("hub.tasks")
+    return await collect(
+        kafka.bootstrap_servers,
+        [tasks],
+        until=lambda rs: state in task_states(rs, tasks),
+        codec=pipeline.codec,
+        decode_topics=(tasks,),
+    )
 
 
 def _table_dirs(state_dir: Path) -> set[str]:
@@ -52,13 +61,7 @@ async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
             await dfo_connector(producer, pipeline, "uio").publish(
                 dfo_new_hire_body(start_in_days=5)
             )
-            opened = await collect(
-                kafka.bootstrap_servers,
-                [tasks],
-                until=lambda rs: "OPEN" in _states(rs, tasks),
-                codec=pipeline.codec,
-                decode_topics=(tasks,),
-            )
+            opened = await _tasks_until(kafka, pipeline, "OPEN")
             first.kill()
         on_disk = _table_dirs(tmp_path)
         assert {"person-view", "identity", "failsafe-tasks"} <= on_disk, f"on disk: {on_disk}"
@@ -71,13 +74,7 @@ async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
         )
         await producer.send_and_wait(accounts, key=b"acc-1", value=value)
         with worker_for(kafka, registry_url, topic_prefix, tmp_path, ROCKSDB):
-            final = await collect(
-                kafka.bootstrap_servers,
-                [tasks],
-                until=lambda rs: "RESOLVED" in _states(rs, tasks),
-                codec=pipeline.codec,
-                decode_topics=(tasks,),
-            )
+            final = await _tasks_until(kafka, pipeline, "RESOLVED")
             log = first.log()  # both workers write to one log file
     finally:
         await producer.stop()
@@ -86,4 +83,4 @@ async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
     assert list(latest) == [task["task_id"]], f"the same task, not a new one\n{log[-3000:]}"
     resolved = latest[task["task_id"]]
     assert resolved["revision"] == task["revision"] + 1
-    assert _states(final, tasks) == ["OPEN", "RESOLVED"], "no task published twice"
+    assert task_states(final, tasks) == ["OPEN", "RESOLVED"], "no task published twice"

@@ -17,8 +17,7 @@ from connectors.dfo.mapping import map_employee
 from hub.pipeline import Pipeline
 from tests.conftest import KafkaEndpoint
 from tests.factories import DATA
-from tests.kafka_support import Collected, collect, worker_for
-from tests.test_walking_skeleton import _pipeline
+from tests.kafka_support import Collected, collect, hub_pipeline, worker_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -178,7 +177,7 @@ class TestRuleFamilies:
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
     ) -> None:
         """Access, guest, web, payroll, approver and org-unit cases each open a task."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         tasks = pipeline.topics.name("hub.tasks")
         cases = records(pipeline.secret)
         orgreg = (

@@ -15,10 +15,11 @@ from tests.kafka_support import (
     TaskView,
     collect,
     dfo_connector,
+    hub_pipeline,
     run_hub_async,
+    task_states,
     worker_for,
 )
-from tests.test_walking_skeleton import _pipeline, _states
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
@@ -28,7 +29,7 @@ class TestTaskFeedback:
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path
     ) -> None:
         """An open task is suppressed with its reason, listed as such, then reopened."""
-        pipeline = await _pipeline(kafka, registry_url, topic_prefix)
+        pipeline = await hub_pipeline(kafka, registry_url, topic_prefix)
         tasks = pipeline.topics.name("hub.tasks")
         env = {
             "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -47,7 +48,7 @@ class TestTaskFeedback:
                 [tasks],
                 codec=pipeline.codec,
                 decode_topics=(tasks,),
-                until=lambda rs: "OPEN" in _states(rs, tasks),
+                until=lambda rs: "OPEN" in task_states(rs, tasks),
             )
             (task_id,) = TaskView.of(seen, tasks).latest
             shown = await run_hub_async(env, "tasks", "show", task_id)
@@ -76,7 +77,7 @@ class TestTaskFeedback:
                 [tasks],
                 codec=pipeline.codec,
                 decode_topics=(tasks,),
-                until=lambda rs: "SUPPRESSED" in _states(rs, tasks),
+                until=lambda rs: "SUPPRESSED" in task_states(rs, tasks),
             )
             listed = await run_hub_async(env, "tasks", "list", "--state", "SUPPRESSED")
             assert task_id in listed.stdout, listed.stderr
@@ -88,7 +89,8 @@ class TestTaskFeedback:
                 codec=pipeline.codec,
                 decode_topics=(tasks,),
                 until=lambda rs: (
-                    _states(rs, tasks)[-1:] == ["OPEN"] and "SUPPRESSED" in _states(rs, tasks)
+                    task_states(rs, tasks)[-1:] == ["OPEN"]
+                    and "SUPPRESSED" in task_states(rs, tasks)
                 ),
             )
             log = worker.log()

@@ -15,21 +15,17 @@ from hub.source_deletion import SourceDeletion
 from tests.conftest import KafkaEndpoint
 from tests.factories import SAMPLE_FNR, dfo_new_hire_body, iam_account
 from tests.kafka_support import (
-    Collected,
     TaskView,
     collect,
     dfo_connector,
     hub_pipeline,
+    task_states,
     worker_for,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
 RULE = "access.new_hire_without_account"
-
-
-def _states(records: list[Collected], topic: str) -> list[str]:
-    return [r.decoded["state"] for r in records if r.topic == topic and r.decoded]
 
 
 class TestWalkingSkeleton:
@@ -53,7 +49,7 @@ class TestWalkingSkeleton:
                 opened = await collect(
                     kafka.bootstrap_servers,
                     [tasks],
-                    until=lambda rs: "OPEN" in _states(rs, tasks),
+                    until=lambda rs: "OPEN" in task_states(rs, tasks),
                     codec=pipeline.codec,
                     decode_topics=(tasks,),
                 )
@@ -80,8 +76,8 @@ class TestWalkingSkeleton:
                     kafka.bootstrap_servers,
                     [tasks, audit],
                     until=lambda rs: (
-                        "RESOLVED" in _states(rs, tasks)
-                        and _states(rs, audit).count("RESOLVED") >= 1
+                        "RESOLVED" in task_states(rs, tasks)
+                        and task_states(rs, audit).count("RESOLVED") >= 1
                     ),
                     codec=pipeline.codec,
                     decode_topics=(tasks, audit),
@@ -97,7 +93,7 @@ class TestWalkingSkeleton:
                 reopened = await collect(
                     kafka.bootstrap_servers,
                     [audit],
-                    until=lambda rs: _states(rs, audit)[-1:] == ["OPEN"] and len(rs) >= 3,
+                    until=lambda rs: task_states(rs, audit)[-1:] == ["OPEN"] and len(rs) >= 3,
                     codec=pipeline.codec,
                     decode_topics=(audit,),
                 )
@@ -111,8 +107,8 @@ class TestWalkingSkeleton:
         assert resolved["revision"] == first["revision"] + 1
         assert resolved["resolved_at"] is not None
         assert any("sigridb: ACTIVE" in (e["value"] or "") for e in resolved["resolution_evidence"])
-        assert _states(final, audit) == ["OPEN", "RESOLVED"], "the audit log has both transitions"
-        assert _states(reopened, audit) == ["OPEN", "RESOLVED", "OPEN"], (
+        assert task_states(final, audit) == ["OPEN", "RESOLVED"], "both transitions are audited"
+        assert task_states(reopened, audit) == ["OPEN", "RESOLVED", "OPEN"], (
             "a deleted account reopens the same task"
         )
         assert {r.decoded["task_id"] for r in reopened} == {first["task_id"]}

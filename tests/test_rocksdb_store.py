@@ -27,7 +27,8 @@ from tests.kafka_support import (
 pytest.importorskip("rocksdict", reason="the rocksdb extra (make venv installs it)")
 pytestmark = [pytest.mark.kafka, pytest.mark.registry]
 
-ROCKSDB = {"HUB_TABLE_STORE": "rocksdb://"}
+# The killed worker's membership lasts a session timeout: the next one waits that long.
+ROCKSDB = {"HUB_TABLE_STORE": "rocksdb://", "HUB_WORKER_SESSION_TIMEOUT_SECONDS": "8"}
 
 
 async def _tasks_until(kafka: KafkaEndpoint, pipeline: Pipeline, state: str) -> list[Collected]:
@@ -74,8 +75,11 @@ async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
         )
         await producer.send_and_wait(accounts, key=b"acc-1", value=value)
         with worker_for(kafka, registry_url, topic_prefix, tmp_path, ROCKSDB):
-            final = await _tasks_until(kafka, pipeline, "RESOLVED")
-            log = first.log()  # both workers write to one log file
+            try:
+                final = await _tasks_until(kafka, pipeline, "RESOLVED")
+            except AssertionError as exc:  # both workers write to one log file
+                raise AssertionError(f"{exc}\n{first.log()[-4000:]}") from exc
+            log = first.log()
     finally:
         await producer.stop()
         await pipeline.codec.close()

@@ -71,7 +71,7 @@ class Run:
 
     def process(self, *command: str, state_dir: Path | None = None) -> WorkerProcess:
         """A process of the run (``state_dir`` for a second worker: its own data)."""
-        level = "INFO" if command == ("worker",) else "WARNING"  # says "Worker ready"
+        # INFO: the worker says "Worker ready", the sink what it delivered (for a failure)
         proc = WorkerProcess(
             bootstrap=self.kafka.bootstrap_servers,
             registry_url=self.registry_url,
@@ -83,7 +83,7 @@ class Run:
                 **self.fake.sink_env(),
                 "HUB_TICKETS_READBACK_SECONDS": "2",
                 "HUB_TICKETS_RETRY_BASE_SECONDS": "0.1",
-                "HUB_LOG_LEVEL": level,
+                "HUB_LOG_LEVEL": "INFO",
                 "HUB_WORKER_SESSION_TIMEOUT_SECONDS": "8",
                 **self.env,
             },
@@ -182,6 +182,8 @@ async def publish(run: Run, records: list[tuple[str, dict[str, Any]]]) -> None:
         await producer.stop()
 
 
+# Longer than the waits inside, so that a wait that runs out reports itself with the logs.
+@pytest.mark.timeout(900)
 class TestCrash:
     async def test_kill_9_worker_and_sink_mid_burst_gives_the_same_tickets(
         self, kafka: KafkaEndpoint, registry_url: str, topic_prefix: str, tmp_path: Path

@@ -776,6 +776,7 @@ def create_app(
     credentials: Any = None,
     session_timeout: float = 60.0,
     commit_interval: float = 1.0,
+    fetch_wait_ms: int = 100,
     store_options: Mapping[str, Any] | None = None,
 ) -> HubApp:
     """Build the faust app and its agents; nothing connects until the worker starts it.
@@ -809,6 +810,7 @@ def create_app(
         broker_commit_interval=timedelta(seconds=commit_interval),
     )
     app.transport = SeekSafeTransport(app.conf.broker_consumer, app)
+    app.transport.fetch_max_wait_ms = fetch_wait_ms
     metrics = HubMetrics({spec.name: spec.logical_name for spec in pipeline.topics})
     wiring = _Wiring(app, pipeline, partitions, metrics, store_options or {})
     _route_agent(wiring)

@@ -126,6 +126,7 @@ def worker() -> None:
         credentials=faust_credentials(),
         session_timeout=settings.worker_session_timeout_seconds,
         commit_interval=settings.worker_commit_interval_seconds,
+        fetch_wait_ms=settings.worker_fetch_wait_ms,
         store_options=rocksdb_options(
             settings.rocksdb_write_buffer_mb, settings.rocksdb_block_cache_mb
         ),

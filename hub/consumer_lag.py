@@ -191,5 +191,5 @@ class GroupLag:
                     return
             else:
                 calm_since = None
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         raise HubError(f"the hub had not caught up within {limit_s:.0f}s")

@@ -33,6 +33,7 @@ import click
 from hub.embedded.process import free_port
 from hub.embedded.service import LocalJavaService, ServiceState
 from hub.endpoints import embedded_kafka, embedded_registry
+from hub.logs import configure_logging
 from hub.settings import HubSettings
 from hub.simulation.runner import Echo, RunOutcome, print_score, progress_bar, run_scenario
 from hub.simulation.scenario_file import write_scenario
@@ -108,8 +109,8 @@ def _summary(outcome: RunOutcome, seconds: float, echo: Echo) -> None:
     busy = report.seconds_sending + report.seconds_settling
     echo(
         f"  throughput: {report.total:,} events in {busy:.0f}s through the hub"
-        f" ({report.total / max(busy, 1e-6):,.0f} events/s, {report.barriers} barriers);"
-        f" {seconds:.0f}s in all"
+        f" ({report.total / max(busy, 1e-6):,.0f} events/s; {report.barriers} barriers,"
+        f" {report.seconds_at_barriers:.0f}s of it waiting at them); {seconds:.0f}s in all"
     )
     print_score(outcome.score, outcome.tasks, echo)
 
@@ -190,7 +191,14 @@ def _run_demo(settings: HubSettings, options: DemoOptions, echo: Echo) -> RunOut
                 f" {len(reorganisation['positions_left_behind'])} positions left behind)"
             )
         echo("[3/4] replaying it through the fake sources, connectors, Kafka and a hub worker")
-        outcome = run_scenario(scenario, settings, echo=echo)
+        log_path = demo_dir / f"demo-{stamp}.log"
+        echo(f"  the connectors' log: {log_path}")
+        with log_path.open("a", encoding="utf-8") as log:  # not among the progress bars
+            configure_logging(settings.log_level, settings.log_format, log)
+            try:
+                outcome = run_scenario(scenario, settings, echo=echo)
+            finally:
+                configure_logging(settings.log_level, settings.log_format)
         echo("[4/4] summary")
         _summary(outcome, time.monotonic() - began, echo)
         _where_next(settings, scenario_path, echo)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
@@ -82,6 +82,7 @@ class ReferenceData:
     dfo_org_units: Mapping[str, Record] = field(default_factory=dict)
     orgreg_units: Mapping[str, Record] = field(default_factory=dict)
     orgreg_by_dfo_id: Mapping[str, Record] | None = None  # an index, where one is kept
+    dfo_by_cost_centre: Mapping[str, Sequence[Record]] | None = None  # likewise
 
     def has_orgreg(self) -> bool:
         """Whether any OrgReg unit is loaded (rules stay silent until one is)."""
@@ -96,6 +97,23 @@ class ReferenceData:
                 if key.get("source_system") == "dfo_sap" and key.get("value") == dfo_org_id:
                     return unit
         return None
+
+    def dfo_units_for_cost_centre(self, cost_centre: str) -> Sequence[Record]:
+        """The DFØ org units whose cost centre is ``cost_centre``."""
+        index = self.dfo_by_cost_centre
+        if index is None:
+            index = units_by_cost_centre(self.dfo_org_units.values())
+        return index.get(cost_centre, ())
+
+
+def units_by_cost_centre(units: Iterable[Record]) -> dict[str, list[Record]]:
+    """DFØ org units by their cost centre (a unit without one is left out)."""
+    index: dict[str, list[Record]] = {}
+    for unit in units:
+        cost_centre = (unit.get("cost_centre") or "").strip()
+        if cost_centre:
+            index.setdefault(cost_centre, []).append(unit)
+    return index
 
 
 @dataclass(frozen=True)

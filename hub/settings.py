@@ -107,6 +107,17 @@ class HubSettings(BaseSettings):
             " wait for the commits, so a replay's worker commits more often."
         ),
     )
+    worker_fetch_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=1500,
+        description=(
+            "How long a worker's fetch may wait at the broker for new records. A partition"
+            " with records not yet processed is left out of the fetch in flight, so a"
+            " record arriving there waits until that fetch returns: at faust's 1,500 ms,"
+            " up to 1.5 s per hop."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -36,9 +36,25 @@ def test_the_report_names_every_figure() -> None:
         "pipeline_cpu_ms_per_event": 3.0,
         "cpu_ratio_vs_raw": 0.01,
         "in_process": logic,
-        "latency_rate_per_s": 100,
-        "latency_p50_ms": 40.0,
-        "latency_p99_ms": 90.0,
+        "latency_rate_per_s": 1000,
+        "latency_p50_ms": 4000.0,
+        "latency_p99_ms": 9000.0,
+        "latency": [
+            {
+                "events": 10000,
+                "rate_per_s": 1000,
+                "latency_p50_ms": 4000.0,
+                "latency_p99_ms": 9000.0,
+                "kept_up_events_per_s": 310.0,
+            },
+            {
+                "events": 2000,
+                "rate_per_s": 200,
+                "latency_p50_ms": 40.0,
+                "latency_p99_ms": 90.0,
+                "kept_up_events_per_s": 199.0,
+            },
+        ],
         "rss_mb_per_100k": 900.0,
         "scaleout_ratio_2_workers": 1.5,
         "growth": [
@@ -63,3 +79,5 @@ def test_the_report_names_every_figure() -> None:
     ):
         assert figure in text
     assert "| 10 | 30 | 1.0 | 30 | 3.00 | 90 |" in text
+    assert "at 1000/s (the worker kept up with 310/s) | 4000 / 9000 |" in text
+    assert "at 200/s (the worker kept up with 199/s) | 40 / 90 |" in text

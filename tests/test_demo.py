@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,17 @@ def test_sigterm_stops_the_services_the_demo_started(tmp_path: Path) -> None:
     try:
         for line in demo.stdout:
             seen.append(line)
-            if "connector_started" in line:  # services and worker up, the replay under way
+            if "the connectors' log:" in line:
+                log = Path(line.split("the connectors' log:", 1)[1].strip())
                 break
         else:
             pytest.fail("the demo ended before its replay:\n" + "".join(seen))
+        for _ in range(600):  # services and worker up, the replay under way
+            if log.exists() and "connector_started" in log.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"no connector started within a minute:\n{''.join(seen)}")
         # its Kafka, registry and replay worker (in a process group of its own)
         children = {pid: _command(pid) for pid in _children(demo.pid)}
         demo.send_signal(signal.SIGTERM)
@@ -104,6 +112,7 @@ def test_sigterm_stops_the_services_the_demo_started(tmp_path: Path) -> None:
             demo.kill()
     text = "".join(seen) + rest
     assert demo.returncode != 0, text
+    assert "connector_started" not in text, "the connectors log to their file, not among the bars"
     assert "stopped the embedded kafka this demo started" in text, text
     assert "stopped the embedded registry this demo started" in text, text
     left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)

@@ -1,5 +1,6 @@
-"""The reference table's "is any loaded?" answers: one pass over the keys, kept until
-the table changes (hub.reference.KeyKinds), instead of a scan per evaluation."""
+"""What the rules ask of the reference table on every evaluation ("is any OrgReg unit
+loaded?", "which DFØ units have this cost centre?") is answered from one pass over the
+table, kept until the table changes (hub.reference), instead of a scan per evaluation."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class CountingTable(dict[bytes, Any]):
         return super().__iter__()
 
 
-def _unit(unit_id: str) -> dict[str, Any]:
-    return {"source_topic": "source.dfo.orgunit", "record": {"org_unit_id": unit_id}}
+def _unit(unit_id: str, cost_centre: str = "") -> dict[str, Any]:
+    record = {"org_unit_id": unit_id, "cost_centre": cost_centre}
+    return {"source_topic": "source.dfo.orgunit", "record": record}
 
 
 def test_many_questions_cost_one_pass_over_the_keys() -> None:
@@ -30,6 +32,27 @@ def test_many_questions_cost_one_pass_over_the_keys() -> None:
         assert not reference.has_orgreg()
         assert reference.dfo_org_units
     assert table.passes == 1
+
+
+def test_units_by_cost_centre_cost_one_pass_over_the_units() -> None:
+    table = CountingTable({f"dfo:{n}".encode(): _unit(str(n), f"CC{n % 10}") for n in range(3000)})
+    reference = LiveReference(table).data
+    for _ in range(100):
+        units = reference.dfo_units_for_cost_centre("CC3")
+        assert len(units) == 300
+        assert {u["cost_centre"] for u in units} == {"CC3"}
+        assert reference.dfo_units_for_cost_centre("CC99") == ()
+    assert table.passes == 1
+
+
+def test_a_unit_moved_to_another_cost_centre_is_seen_once_forgotten() -> None:
+    table = CountingTable({b"dfo:1": _unit("1", "A"), b"dfo:2": _unit("2", "")})
+    live = LiveReference(table)
+    assert [u["org_unit_id"] for u in live.data.dfo_units_for_cost_centre("A")] == ["1"]
+    table[b"dfo:1"] = _unit("1", "B")
+    live.forget()
+    assert live.data.dfo_units_for_cost_centre("A") == ()
+    assert [u["org_unit_id"] for u in live.data.dfo_units_for_cost_centre("B")] == ["1"]
 
 
 def test_a_change_is_seen_once_forgotten() -> None:

@@ -17,6 +17,7 @@ from hub.errors import WireFormatError
 from hub.faust_consumer import SeekSafeConsumer
 from hub.pipeline import PERSON_STATE, Pipeline
 from hub.rules import RuleSettings
+from hub.settings import load_settings
 from hub.topic_admin import read_topics
 from hub.topics import TopicCatalog
 from tests.conftest import KafkaEndpoint
@@ -146,3 +147,20 @@ def test_every_rocksdb_table_has_the_memory_the_settings_give(tmp_path: Path) ->
             options.max_write_buffer_number,
             options.block_cache_size,
         ) == (4 * mb, 2, 8 * mb), table.name
+
+
+async def test_a_worker_fetches_with_the_wait_the_settings_give(tmp_path: Path) -> None:
+    """faust fixes the fetch wait at 1,500 ms; a worker's Kafka consumer waits as long as
+    ``HUB_WORKER_FETCH_WAIT_MS`` says (a record on a partition left out of the fetch in
+    flight waits that long, per hop)."""
+    hub_app = create_app(
+        app_id="x.hub",
+        bootstrap_servers="127.0.0.1:1",
+        pipeline=_pipeline(),
+        datadir=tmp_path,
+        fetch_wait_ms=40,
+    )
+    consumer = hub_app.app.consumer
+    kafka_consumer = consumer._thread._create_worker_consumer(hub_app.app.transport)
+    assert kafka_consumer._fetch_max_wait_ms == 40
+    assert load_settings().worker_fetch_wait_ms == 100

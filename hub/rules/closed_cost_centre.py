@@ -77,15 +77,6 @@ class _Problem:
     results: dict[str, Record] = field(default_factory=dict)
 
 
-def _dfo_by_cost_centre(reference: ReferenceData) -> dict[str, list[Record]]:
-    index: dict[str, list[Record]] = {}
-    for unit in reference.dfo_org_units.values():
-        cost_centre = (unit.get("cost_centre") or "").strip()
-        if cost_centre:
-            index.setdefault(cost_centre, []).append(unit)
-    return index
-
-
 def _pay_day(result: Record) -> date | None:
     """The payment date, or the pay period's last day when there is none."""
     paid_on: date | None = result.get("paid_on")
@@ -105,7 +96,7 @@ def _closed_before(units: Sequence[Record], day: date) -> date | None:
 
 
 def _checks(
-    view: PersonView, result: Record, line: Record, cost_centres: dict[str, list[Record]]
+    view: PersonView, result: Record, line: Record
 ) -> Iterator[tuple[str, str, str, date | None]]:
     """(kind, key, reason, valid_to) for each thing wrong with one line's charging."""
     pay_day = _pay_day(result)
@@ -121,7 +112,7 @@ def _checks(
             yield "unit", unit_id, "closed", closed
     cost_centre = (line.get("cost_centre") or "").strip()
     if cost_centre and reference.dfo_org_units:
-        units = cost_centres.get(cost_centre, [])
+        units = reference.dfo_units_for_cost_centre(cost_centre)
         if not units:
             yield "cost_centre", cost_centre, "unknown", None
         elif (closed := _closed_before(units, pay_day)) is not None:
@@ -129,7 +120,6 @@ def _checks(
 
 
 def _problems(view: PersonView, now: datetime, grace: timedelta) -> list[_Problem]:
-    cost_centres = _dfo_by_cost_centre(view.reference)
     problems: dict[tuple[str, str, str], _Problem] = {}
     for result in view.payroll_results:
         period = str(result.get("period") or "").strip()
@@ -140,7 +130,7 @@ def _problems(view: PersonView, now: datetime, grace: timedelta) -> list[_Proble
             amount = float(line.get("amount") or 0.0)
             if amount == 0:
                 continue
-            for kind, key, reason, valid_to in _checks(view, result, line, cost_centres):
+            for kind, key, reason, valid_to in _checks(view, result, line):
                 problem = problems.setdefault(
                     (period, kind, key), _Problem(period, kind, key, reason, valid_to, pay_day)
                 )
@@ -163,7 +153,7 @@ def _reference_evidence(view: PersonView, kind: str, key: str) -> Evidence:
             f"ou {unit.get('ou_id')}: valid_to {valid_to.isoformat() if valid_to else 'none'}",
             unit.get("source_timestamp"),
         )
-    units = _dfo_by_cost_centre(reference).get(key, [])
+    units = reference.dfo_units_for_cost_centre(key)
     if not units:
         return Evidence("dfo_sap", f"org units with cost_centre {key}", "none")
     described = "; ".join(

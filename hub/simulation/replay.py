@@ -62,6 +62,7 @@ class ReplayReport:
     seconds_sending: float = 0.0
     seconds_settling: float = 0.0
     barriers: int = 0
+    seconds_at_barriers: float = 0.0  # part of seconds_sending: waiting for the worker
 
     @property
     def total(self) -> int:
@@ -291,11 +292,13 @@ async def replay(
             if opened is not None and (
                 business_date(event.at) != day or (window and event.at - opened >= window)
             ):
+                waited = time.monotonic()
                 await timed.delivered()
                 await lag.settle(0.0, settle_limit_s)
                 report.barriers += 1
                 if checkpoint is not None and await checkpoint(event.at):
                     await lag.settle(0.0, settle_limit_s)
+                report.seconds_at_barriers += time.monotonic() - waited
                 opened = None
             day = business_date(event.at)
             opened = opened or event.at
@@ -337,7 +340,7 @@ async def start_replay_worker(
         extra={
             "HUB_CLOCK": "event",
             "HUB_PSEUDONYM_SECRET": settings.pseudonym_secret.get_secret_value(),
-            "HUB_WORKER_COMMIT_INTERVAL_SECONDS": "0.1",  # shorter barriers
+            "HUB_WORKER_COMMIT_INTERVAL_SECONDS": "0.02",  # a barrier waits for the commits
         },
     )
     return await start_worker(env, log_path)

@@ -182,7 +182,7 @@ def run_scenario(
     rate = report.total / max(report.seconds_sending, 1e-6)
     echo(
         f"  sent {report.total:,} events in {report.seconds_sending:.1f}s ({rate:,.0f}/s);"
-        f" with {report.barriers} barriers;"
+        f" with {report.barriers} barriers ({report.seconds_at_barriers:.0f}s waiting at them);"
         f" the hub caught up {report.seconds_settling:.1f}s later"
     )
     return outcome

@@ -279,8 +279,9 @@ async def pipeline(
 async def latency(
     bootstrap: str, prefix: str, rate: int, seconds: int, scratch: Path, *, store: str
 ) -> dict[str, float]:
-    """Source record to task, for new hires sent at a steady ``rate`` per second."""
-    people = rate * seconds
+    """Source record to task, for new hires' records sent at a steady ``rate`` per
+    second for ``seconds`` (two records per hire: the employee and the position)."""
+    people = max(rate * seconds // 2, 1)
     records = await encode(
         population(people, first=5_000_000, without_account=1.0, start_in_days=3)
     )
@@ -327,14 +328,18 @@ async def latency(
     finally:
         worker.stop()
     delays = sorted(opened_at[k] - sent_at[k] for k in sent_at if k in opened_at)
-    busy_s = (max(opened_at.values()) - min(sent_at.values())) / 1000
+    # 99% of the tasks over the time from the first record sent to the task that made
+    # it 99%: below the rate asked for, the worker fell behind (the slowest 1% would
+    # let one straggler stand for the whole run)
+    done = sorted(opened_at.values())[int(len(delays) * 0.99) - 1]
     return {
-        "events": people,
+        "events": len(records),
+        "people": people,
         "rate_per_s": rate,
         "latency_p50_ms": statistics.median(delays),
         "latency_p99_ms": delays[int(len(delays) * 0.99) - 1],
-        # from the first record sent to the last task: below the rate, the worker fell behind
-        "kept_up_events_per_s": people / busy_s,
+        "latency_max_ms": delays[-1],
+        "kept_up_events_per_s": len(records) * 0.99 / ((done - min(sent_at.values())) / 1000),
     }
 
 
@@ -432,9 +437,9 @@ def report(results: dict[str, Any]) -> str:
         f" {logic['evaluate_cpu_ms_per_event']:.2f}) | {logic['cpu_ms_per_event']:.3f} ms"
         f" CPU per event, {logic['events_per_cpu_s']:.0f} events per CPU second | |",
         *(
-            f"| `latency_p50_ms` / `latency_p99_ms` at {run['rate_per_s']}/s (the worker kept"
-            f" up with {run['kept_up_events_per_s']:.0f}/s) | {run['latency_p50_ms']:.0f} /"
-            f" {run['latency_p99_ms']:.0f} | p99 < 500 at 1000/s |"
+            f"| `latency_p50_ms` / `latency_p99_ms` / max at {run['rate_per_s']}/s (the worker"
+            f" kept up with {run['kept_up_events_per_s']:.0f}/s) | {run['latency_p50_ms']:.0f} /"
+            f" {run['latency_p99_ms']:.0f} / {run['latency_max_ms']:.0f} | p99 < 500 at 1000/s |"
             for run in results["latency"]
         ),
         f"| `rss_mb_per_100k` | {results['rss_mb_per_100k']:.0f} | < 1000 |",

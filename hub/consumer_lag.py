@@ -2,9 +2,10 @@
 behind the end of the partitions it reads.
 
 :func:`lag_rows` is pure (committed offsets and end offsets in, rows out);
-:func:`read_lag` asks the cluster. :class:`GroupLag` answers "has the worker caught up"
-(a replay's barriers, the benchmarks, the chaos suite): unlike :func:`read_lag` it
-counts the partitions of the topics the worker reads that it has not committed on yet.
+:func:`read_lag` asks the cluster, for every partition of each topic a group has
+committed on (one it has not committed on lags by all it holds). :class:`GroupLag`
+answers "has the worker caught up" (a replay's barriers, the benchmarks, the chaos
+suite): it also counts the topics the worker reads that it has not committed on at all.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from hub.errors import HubError
 from hub.kafka_security import kafka_client_options
-from hub.partitions import Partition, partition_offsets
+from hub.partitions import Partition, partition_offsets, topic_partitions
 
 __all__ = [
     "WORKER_INPUTS",
@@ -31,6 +32,7 @@ __all__ = [
     "read_lag",
     "standing_still",
     "total_lag",
+    "uncommitted",
     "worker_inputs",
 ]
 
@@ -68,18 +70,37 @@ class LagRow:
 
 
 def lag_rows(
-    group: str, committed: Mapping[Partition, int], ends: Mapping[Partition, int]
+    group: str,
+    committed: Mapping[Partition, int],
+    ends: Mapping[Partition, int],
+    begins: Mapping[Partition, int] | None = None,
 ) -> list[LagRow]:
-    """The lag of ``group`` on each partition it has committed on, in topic order.
+    """The lag of ``group`` on each partition in ``committed``, in topic order.
 
-    A partition without a commit (``-1``) lags by everything in it.
+    A partition without a commit (``-1``) lags by everything in it: from its first
+    offset (``begins``, else 0) to its end.
     """
     rows = []
     for (topic, partition), offset in sorted(committed.items()):
         end = ends.get((topic, partition), 0)
         position = offset if offset >= 0 else None
-        rows.append(LagRow(group, topic, partition, position, end, max(end - (position or 0), 0)))
+        start = position if position is not None else (begins or {}).get((topic, partition), 0)
+        rows.append(LagRow(group, topic, partition, position, end, max(end - start, 0)))
     return rows
+
+
+def uncommitted(
+    committed: Mapping[Partition, int], partitions: Mapping[str, list[int]]
+) -> dict[Partition, int]:
+    """``committed`` with ``-1`` for each partition of its topics (``partitions`` by
+    topic) the group has not committed on: a stuck reader that never committed there
+    must show, not vanish."""
+    every = {
+        (topic, number): -1
+        for topic in {t for t, _ in committed}
+        for number in partitions.get(topic, [])
+    }
+    return {**every, **committed}
 
 
 def standing_still(
@@ -106,7 +127,8 @@ def total_lag(rows: list[LagRow]) -> dict[str, int]:
 
 
 async def read_lag(bootstrap_servers: str, group_prefix: str = "") -> list[LagRow]:
-    """Lag of every consumer group whose id starts with ``group_prefix``."""
+    """Lag of every consumer group whose id starts with ``group_prefix``, on every
+    partition of each topic the group has committed on."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_client_options())
     await admin.start()
     try:
@@ -116,11 +138,14 @@ async def read_lag(bootstrap_servers: str, group_prefix: str = "") -> list[LagRo
         for group in groups:
             offsets = await admin.list_consumer_group_offsets(group)
             committed[group] = {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
+        topics = sorted({topic for found in committed.values() for topic, _ in found})
+        numbers = {topic: await topic_partitions(admin, topic) for topic in topics}
     finally:
         await admin.close()
+    committed = {group: uncommitted(found, numbers) for group, found in committed.items()}
     partitions = sorted({p for found in committed.values() for p in found})
-    _, ends = await partition_offsets(bootstrap_servers, partitions)
-    return [row for group in groups for row in lag_rows(group, committed[group], ends)]
+    begins, ends = await partition_offsets(bootstrap_servers, partitions)
+    return [row for group in groups for row in lag_rows(group, committed[group], ends, begins)]
 
 
 class GroupLag:

@@ -45,6 +45,7 @@ def test_the_report_names_every_figure() -> None:
                 "rate_per_s": 1000,
                 "latency_p50_ms": 4000.0,
                 "latency_p99_ms": 9000.0,
+                "latency_max_ms": 9500.0,
                 "kept_up_events_per_s": 310.0,
             },
             {
@@ -52,6 +53,7 @@ def test_the_report_names_every_figure() -> None:
                 "rate_per_s": 200,
                 "latency_p50_ms": 40.0,
                 "latency_p99_ms": 90.0,
+                "latency_max_ms": 4100.0,
                 "kept_up_events_per_s": 199.0,
             },
         ],
@@ -79,5 +81,5 @@ def test_the_report_names_every_figure() -> None:
     ):
         assert figure in text
     assert "| 10 | 30 | 1.0 | 30 | 3.00 | 90 |" in text
-    assert "at 1000/s (the worker kept up with 310/s) | 4000 / 9000 |" in text
-    assert "at 200/s (the worker kept up with 199/s) | 40 / 90 |" in text
+    assert "at 1000/s (the worker kept up with 310/s) | 4000 / 9000 / 9500 |" in text
+    assert "at 200/s (the worker kept up with 199/s) | 40 / 90 / 4100 |" in text

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub.consumer_lag import lag_rows, standing_still, total_lag
+from hub.consumer_lag import lag_rows, standing_still, total_lag, uncommitted
 from hub.doctor import Finding, Status
 from hub.errors import HubError
 from hub.topic_admin import TopicState, plan_topics
@@ -77,6 +77,16 @@ class TestLagRows:
         rows = lag_rows("g", {("t", 0): 5, ("t", 1): -1}, {("t", 0): 8, ("t", 1): 4})
         assert [(r.partition, r.committed, r.lag) for r in rows] == [(0, 5, 3), (1, None, 4)]
         assert total_lag(rows) == {"g": 7}
+
+    def test_an_uncommitted_partition_lags_from_its_first_offset(self) -> None:
+        """A compacted or expired partition begins past 0: its lag is what it holds."""
+        rows = lag_rows("g", {("t", 0): -1}, {("t", 0): 10}, begins={("t", 0): 6})
+        assert [(r.committed, r.lag) for r in rows] == [(None, 4)]
+
+    def test_every_partition_of_a_topic_committed_on_is_counted(self) -> None:
+        """A reader stuck before its first commit on a partition shows there."""
+        found = uncommitted({("t", 1): 5}, {"t": [0, 1, 2], "other": [0]})
+        assert found == {("t", 0): -1, ("t", 1): 5, ("t", 2): -1}
 
 
 class TestStandingStill:

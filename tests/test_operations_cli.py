@@ -256,8 +256,9 @@ class TestThroughTheBroker:
             )
             await consumer.start()
             try:
-                await consumer.getmany(timeout_ms=5000, max_records=2)
-                await consumer.commit()
+                batch = await consumer.getmany(timeout_ms=5000, max_records=2)
+                # only where it read: the other partitions stay without a commit
+                await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
             finally:
                 await consumer.stop()
 
@@ -267,6 +268,12 @@ class TestThroughTheBroker:
         rows = [json.loads(line) for line in shown.stdout.splitlines()]
         (row,) = [r for r in rows if r["end"]]
         assert {r["lag"] for r in rows if not r["end"]} <= {0}
+        # every partition of the topic, also those the group never committed on
+        readers = [r for r in rows if r["group"] == f"{topic_prefix}readers"]
+        partitions = catalog["hub.deadletter"].partitions
+        assert partitions > 1
+        assert sorted(r["partition"] for r in readers) == list(range(partitions))
+        assert [r["committed"] for r in readers if r is not row] == [None] * (partitions - 1)
         assert (row["group"], row["committed"], row["end"], row["lag"]) == (
             f"{topic_prefix}readers",
             2,

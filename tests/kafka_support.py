@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from hub.avro.codec import AvroCodec
+from hub.consumer_lag import GroupLag, worker_inputs
 from hub.deadletter import headers_as_dict
 from hub.endpoints import make_pipeline
 from hub.pipeline import Pipeline
@@ -133,6 +134,15 @@ def worker_for(
         state_dir=state_dir,
         extra_env=extra_env,
     )
+
+
+async def caught_up(pipeline: Pipeline, bootstrap: str, group: str, within_s: float = 60) -> None:
+    """Wait until the group has read every partition of every topic a worker reads (one
+    it has not committed on counts as unread), and stays so for half a second."""
+    topics = pipeline.topics
+    names = worker_inputs((spec.logical_name for spec in topics), topics.name)
+    async with GroupLag(bootstrap, group, names) as lag:
+        await lag.settle(quiet_s=0.5, limit_s=within_s)
 
 
 async def hub_pipeline(kafka: _Broker, registry_url: str, prefix: str) -> Pipeline:

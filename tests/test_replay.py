@@ -12,16 +12,15 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from hub.consumer_lag import GroupLag, worker_inputs
 from hub.deadletter import dead_letter_headers
 from hub.errors import MappingError
-from hub.pipeline import Pipeline
 from hub.replay import Rewind, plan_rewind
 from tests.conftest import KafkaEndpoint
 from tests.factories import dfo_new_hire_body
 from tests.kafka_support import (
     Collected,
     WorkerProcess,
+    caught_up,
     collect,
     dfo_connector,
     hub_pipeline,
@@ -51,15 +50,6 @@ def _audit(records: list[Collected], topic: str) -> list[tuple[str, str]]:
         for r in records
         if r.topic == topic and r.decoded
     ]
-
-
-async def _caught_up(pipeline: Pipeline, bootstrap: str, group: str, within_s: float = 60) -> None:
-    """Wait until the group has read every partition of every topic a worker reads (one
-    it has not committed on counts as unread)."""
-    topics = pipeline.topics
-    names = worker_inputs((spec.logical_name for spec in topics), topics.name)
-    async with GroupLag(bootstrap, group, names) as lag:
-        await lag.settle(quiet_s=0.5, limit_s=within_s)
 
 
 @pytest.mark.kafka
@@ -98,14 +88,14 @@ class TestReplay:
                 decode_topics=(audit,),
                 until=opened,
             )
-            await _caught_up(pipeline, kafka.bootstrap_servers, group)
+            await caught_up(pipeline, kafka.bootstrap_servers, group)
         live = run_hub(env, "replay", "--since", before.astimezone().strftime("%Y-%m-%dT%H:%M:%S"))
         assert live.returncode == 0, live.stderr
         assert "moved" in live.stdout, live.stdout
 
         # The same rules again: the replay opens nothing new.
         with worker():
-            await _caught_up(pipeline, kafka.bootstrap_servers, group)
+            await caught_up(pipeline, kafka.bootstrap_servers, group)
             again = await collect(
                 kafka.bootstrap_servers,
                 [audit],

@@ -17,6 +17,7 @@ from tests.factories import dfo_new_hire_body, iam_account
 from tests.kafka_support import (
     Collected,
     TaskView,
+    caught_up,
     collect,
     dfo_connector,
     hub_pipeline,
@@ -63,6 +64,10 @@ async def test_a_worker_on_rocksdb_goes_on_from_its_disk_after_kill_9(
                 dfo_new_hire_body(start_in_days=5)
             )
             opened = await _tasks_until(kafka, pipeline, "OPEN")
+            # killed once it has settled (its tables and offsets written): killed just
+            # after publishing, it would publish the task again on restart, as any
+            # store would (at least once; the same revision, which the sink takes once)
+            await caught_up(pipeline, kafka.bootstrap_servers, f"{topic_prefix}university-hub")
             first.kill()
         on_disk = _table_dirs(tmp_path)
         assert {"person-view", "identity", "failsafe-tasks"} <= on_disk, f"on disk: {on_disk}"

@@ -41,7 +41,7 @@ from hub.consumer_lag import read_lag, standing_still
 from hub.correlation.stage import CorrelationStage
 from hub.deadletter import message_dead_letter_headers
 from hub.errors import HubError, WireFormatError
-from hub.faust_consumer import SeekSafeConsumer, SeekSafeTransport
+from hub.faust_consumer import FETCH_WAIT_MS, SeekSafeConsumer, SeekSafeTransport
 from hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from hub.pipeline import (
     FAILSAFE_COMMAND,
@@ -776,7 +776,7 @@ def create_app(
     credentials: Any = None,
     session_timeout: float = 60.0,
     commit_interval: float = 1.0,
-    fetch_wait_ms: int = 100,
+    fetch_wait_ms: int = FETCH_WAIT_MS,
     store_options: Mapping[str, Any] | None = None,
 ) -> HubApp:
     """Build the faust app and its agents; nothing connects until the worker starts it.

@@ -60,13 +60,20 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 from faust.utils.functional import consecutive_numbers
 
-__all__ = ["ReadOffsets", "SeekSafeConsumer", "SeekSafeTransport", "read_offset_after_seek"]
+__all__ = [
+    "FETCH_WAIT_MS",
+    "ReadOffsets",
+    "SeekSafeConsumer",
+    "SeekSafeTransport",
+    "read_offset_after_seek",
+]
 
 log = structlog.get_logger(__name__)
 
 _FETCHING = "FETCHING"  # faust's diagnostic flag while the consumer waits for records
 _YIELD_EVERY = 100  # hand the event loop back after this many records of one batch
 _REFETCH_AGAIN_AFTER_S = 10.0  # a hole still open this long is fetched again
+FETCH_WAIT_MS = 100  # a worker's fetch wait unless told otherwise (see _ConsumerThread)
 
 
 class ReadOffsets(dict[TP, int | None]):
@@ -360,4 +367,4 @@ class SeekSafeTransport(faust_aiokafka.Transport):
     wait (:class:`_ConsumerThread`)."""
 
     Consumer = SeekSafeConsumer
-    fetch_max_wait_ms = 100
+    fetch_max_wait_ms = FETCH_WAIT_MS

@@ -12,7 +12,7 @@ such records to the dead-letter topic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -139,6 +139,36 @@ class Evaluation:
     forwards: list[Record]  # PersonEvents for other persons (a record or tasks moving)
     now: datetime | None = None  # the moment the rules were evaluated at
     previews: list[Record] = field(default_factory=list)  # findings of rules in preview
+
+
+class EvidenceOnDemand(Mapping[str, Sequence[Evidence]]):
+    """The evaluated rules, each mapped to the evidence it sees in ``view``.
+
+    A rule's evidence is gathered only when asked for: only an open task that its
+    rule no longer finds needs it (as its resolution evidence), and gathering it for
+    every rule on every evaluation cost about a quarter of an evaluation."""
+
+    def __init__(self, view: PersonView) -> None:
+        self.view = view
+        self._rules: dict[str, Rule] = {}
+        self._seen: dict[str, Sequence[Evidence]] = {}
+
+    def add(self, rule: Rule) -> None:
+        self._rules[rule.rule_id] = rule
+
+    def __getitem__(self, rule_id: str) -> Sequence[Evidence]:
+        if rule_id not in self._seen:
+            self._seen[rule_id] = self._rules[rule_id].evidence(self.view)
+        return self._seen[rule_id]
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._rules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
 
 @dataclass
@@ -424,7 +454,7 @@ class Pipeline:
         settings = self.settings_for(view.institution)
         findings: list[Finding] = []
         previews: list[Record] = []
-        evaluated: dict[str, Sequence[Evidence]] = {}
+        evaluated = EvidenceOnDemand(view)
         checks: list[datetime] = []
         for rule in self.rules:
             if not settings.is_enabled(rule.rule_id):
@@ -440,7 +470,7 @@ class Pipeline:
                 )
                 continue
             findings.extend(found)
-            evaluated[rule.rule_id] = rule.evidence(view)
+            evaluated.add(rule)
         changed = reconcile(
             institution=view.institution,
             person_key=view.person_key,

@@ -4,17 +4,20 @@ run, and the task transitions and events for other persons that come out."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import SingleObjectCodec
 from hub.clock import start_of_day
+from hub.findings import Evidence
 from hub.person_event import person_event
+from hub.person_view import PersonView
 from hub.pipeline import PERSON_STATE, Pipeline, state_of, view_of
 from hub.privacy import mask_identifier, national_id_pseudonym
-from hub.rules import RuleSettings, rule_by_id
+from hub.rules import Rule, RuleSettings, rule_by_id
 from hub.tasks.lifecycle import Transition, task_id_for
 from hub.topics import TopicCatalog
 
@@ -278,6 +281,30 @@ class TestNewHire:
         assert task["state"] == "RESOLVED"
         assert task["resolved_at"] == account()["source_timestamp"]
         assert "sigridb: ACTIVE" in [e["value"] for e in task["resolution_evidence"]]
+
+    def test_evidence_is_gathered_only_to_resolve_a_task(self) -> None:
+        """A rule's evidence is read only when an open task of it is no longer found:
+        not while nothing is open, not while the task stays open."""
+        asked: list[str] = []
+        hub = pipeline()
+
+        def counting(rule: Rule) -> Rule:
+            def evidence(view: PersonView) -> Sequence[Evidence]:
+                asked.append(rule.rule_id)
+                return rule.evidence(view)
+
+            return dataclasses.replace(rule, evidence=evidence)
+
+        hub.rules = tuple(counting(r) for r in hub.rules)
+        later = upsert(A, employee(start=LATER))
+        state = hub.evaluate(None, later).state
+        assert asked == [], "no task open: no evidence"
+        state = hub.evaluate(None, upsert(A, employee())).state
+        assert asked == [], "the task opens: no evidence"
+        result = hub.evaluate(state, upsert(A, account("ACTIVE")))
+        assert kinds(result.transitions) == [("resolved", NEW_HIRE)]
+        assert asked == [NEW_HIRE], "the task resolves with its rule's evidence, once"
+        assert result.transitions[0].task["resolution_evidence"]
 
     def test_the_same_events_again_change_nothing(self) -> None:
         """Evaluating the same events a second time gives no transitions and the same state."""

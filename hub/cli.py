@@ -8,6 +8,7 @@ stale service (left from a crash) was found.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -113,6 +114,7 @@ def worker() -> None:
     from hub.topics import ensure_topics  # noqa: PLC0415
 
     settings = _settings()
+    gc.set_threshold(*settings.worker_gc_thresholds)
     bootstrap = kafka_bootstrap(settings, start=True)
     pipeline = make_pipeline(settings, registry_url(settings, start=True))
     asyncio.run(ensure_topics(bootstrap, pipeline.topics))

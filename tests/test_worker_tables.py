@@ -4,6 +4,7 @@ with a JSON serializer unless told otherwise)."""
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -164,3 +165,34 @@ async def test_a_worker_fetches_with_the_wait_the_settings_give(tmp_path: Path) 
     kafka_consumer = consumer._thread._create_worker_consumer(hub_app.app.transport)
     assert kafka_consumer._fetch_max_wait_ms == 40
     assert load_settings().worker_fetch_wait_ms == 100
+
+
+def test_a_worker_sets_the_garbage_collector_thresholds_the_settings_give(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``hub worker`` sets gc thresholds from ``HUB_WORKER_GC_THRESHOLDS`` before it
+    connects to anything; 0 (the collector off) is refused with the variable's name."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    import hub.endpoints  # noqa: PLC0415
+    from hub.cli import cli  # noqa: PLC0415
+
+    def stop_here(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("stopped before connecting")
+
+    monkeypatch.setattr(hub.endpoints, "kafka_bootstrap", stop_here)
+    before = gc.get_threshold()
+    try:
+        monkeypatch.setenv("HUB_WORKER_GC_THRESHOLDS", "[1234, 11, 12]")
+        result = CliRunner().invoke(cli, ["worker"])
+        assert isinstance(result.exception, RuntimeError), result.output
+        assert gc.get_threshold() == (1234, 11, 12)
+    finally:
+        gc.set_threshold(*before)
+    monkeypatch.delenv("HUB_WORKER_GC_THRESHOLDS")
+    assert load_settings().worker_gc_thresholds == (10_000, 50, 100)
+    monkeypatch.setenv("HUB_WORKER_GC_THRESHOLDS", "[0, 10, 10]")
+    result = CliRunner().invoke(cli, ["worker"])
+    assert "HUB_WORKER_GC_THRESHOLDS" in str(result.exception), result.output
+    assert "at least 1" in str(result.exception)
+    assert gc.get_threshold() == before

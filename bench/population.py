@@ -1,5 +1,5 @@
 """A synthetic population for benchmarks: canonical source records, as the connectors
-publish them, for ``people`` employees of one institution.
+publish them, for ``people`` employees of one institution, or spread over several.
 
 Each person has a DFØ employee record, a position of their own and, unless
 ``without_account`` says otherwise, an IAM account that names the employee number (so
@@ -10,7 +10,7 @@ numbers are pseudonyms of synthetic numbers; nothing here is a real person.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -37,10 +37,10 @@ def _synthetic_nin(number: int) -> str:
     return f"{41 + number % 28:02d}0180{number % 100000:05d}"
 
 
-def position(number: int, stamp: datetime) -> dict[str, Any]:
+def position(number: int, stamp: datetime, institution: str = "uio") -> dict[str, Any]:
     """The employee's own position: technical-administrative (category 50078118)."""
     return {
-        "institution": "uio",
+        "institution": institution,
         "source_system": "dfo_sap",
         "source_id": f"9{number}",
         "source_timestamp": stamp,
@@ -53,10 +53,10 @@ def position(number: int, stamp: datetime) -> dict[str, Any]:
     }
 
 
-def employee(number: int, start: date, stamp: datetime) -> dict[str, Any]:
+def employee(number: int, start: date, stamp: datetime, institution: str = "uio") -> dict[str, Any]:
     nin = _synthetic_nin(number)
     return {
-        "institution": "uio",
+        "institution": institution,
         "source_system": "dfo_sap",
         "source_id": str(number),
         "source_timestamp": stamp,
@@ -79,15 +79,15 @@ def employee(number: int, start: date, stamp: datetime) -> dict[str, Any]:
     }
 
 
-def account(number: int, stamp: datetime) -> dict[str, Any]:
+def account(number: int, stamp: datetime, institution: str = "uio") -> dict[str, Any]:
     return {
-        "institution": "uio",
+        "institution": institution,
         "source_system": "cerebrum",
         "source_id": f"acc-{number}",
         "source_timestamp": stamp,
         "iam_person_id": f"p-{number}",
         "username": f"user{number}",
-        "feide_principal_name": f"user{number}@uio.no",
+        "feide_principal_name": f"user{number}@{institution}.no",
         "status": "ACTIVE",
         "expires_on": None,
         "affiliations": [
@@ -110,15 +110,22 @@ def population(
     first: int = 1_000_000,
     without_account: float = 0.0,
     start_in_days: int | None = None,
+    institutions: Sequence[str] = ("uio",),
 ) -> Iterator[SourceEvent]:
-    """Employees, their positions and their accounts, interleaved as sources send them."""
+    """Employees, their positions and their accounts, interleaved as sources send them;
+    person ``n`` works at ``institutions[n % len(institutions)]``."""
     rng = random.Random(seed)
     for offset in range(people):
         number = first + offset
+        institution = institutions[offset % len(institutions)]
         stamp = EPOCH + timedelta(seconds=offset)
         days = -rng.randint(30, 3000) if start_in_days is None else start_in_days
         start = (EPOCH + timedelta(days=days)).date()
-        yield SourceEvent("source.dfo.employee", str(number), employee(number, start, stamp))
-        yield SourceEvent("source.dfo.position", f"9{number}", position(number, stamp))
+        yield SourceEvent(
+            "source.dfo.employee", str(number), employee(number, start, stamp, institution)
+        )
+        yield SourceEvent("source.dfo.position", f"9{number}", position(number, stamp, institution))
         if rng.random() >= without_account:
-            yield SourceEvent("source.iam.account", f"acc-{number}", account(number, stamp))
+            yield SourceEvent(
+                "source.iam.account", f"acc-{number}", account(number, stamp, institution)
+            )

@@ -9,7 +9,9 @@ in the same run (machines are noisy; ratios travel better than rates):
 - **latency**: source record to task at a steady rate (new hires without accounts,
   each of which opens a task): ``latency_p50_ms``, ``latency_p99_ms``;
 - **memory**: the worker's peak RSS, per 100,000 people: ``rss_mb_per_100k``;
-- **scale-out**: the same load with 2 workers against 1 on 4 partitions;
+- **scale-out**: the same load with 2 workers against 1 on 4 partitions, and again
+  with the population spread over the four universities (correlation is keyed by
+  institution, so one institution's records are correlated by one worker);
 - **growth**: time and peak RSS at several population sizes;
 - **CPU per event**: the worker's and the passthrough's CPU time per record (other
   processes on the machine disturb it less than the wall clock), and the hub's own
@@ -47,6 +49,7 @@ from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import AvroCodec, SingleObjectCodec
 from hub.consumer_lag import GroupLag, worker_inputs
 from hub.embedded.kafka import LocalKafka
+from hub.rules.settings import INSTITUTIONS
 from hub.settings import HubSettings
 from hub.topics import TopicCatalog, ensure_topics
 from hub.worker_process import worker_command, worker_env
@@ -359,6 +362,9 @@ async def run(
         logic = await in_process(records)
         one = await pipeline(bootstrap, "one.", records, 1, scratch, store=store)
         two = await pipeline(bootstrap, "two.", records, 2, scratch, store=store)
+        spread = await encode(population(people, first=20_000_000, institutions=INSTITUTIONS))
+        one_spread = await pipeline(bootstrap, "one4.", spread, 1, scratch, store=store)
+        two_spread = await pipeline(bootstrap, "two4.", spread, 2, scratch, store=store)
         steady = [
             await latency(bootstrap, f"lat{rate}.", rate, rate_seconds, scratch, store=store)
             for rate in rates
@@ -399,6 +405,14 @@ async def run(
         "rss_mb_per_100k": rss_per_100k(sizes) or one["peak_rss_mb"] * 100_000 / people,
         "worker_peak_rss_mb": one["peak_rss_mb"],
         "scaleout_ratio_2_workers": two["events_per_s"] / one["events_per_s"],
+        # the same, the population spread over the four universities
+        "scaleout_ratio_2_workers_4_institutions": (
+            two_spread["events_per_s"] / one_spread["events_per_s"]
+        ),
+        "scaleout_4_institutions_events_per_s": {
+            "1": one_spread["events_per_s"],
+            "2": two_spread["events_per_s"],
+        },
         "growth": sizes,
     }
 
@@ -444,6 +458,8 @@ def report(results: dict[str, Any]) -> str:
         ),
         f"| `rss_mb_per_100k` | {results['rss_mb_per_100k']:.0f} | < 1000 |",
         f"| `scaleout_ratio_2_workers` | {results['scaleout_ratio_2_workers']:.2f} | |",
+        "| `scaleout_ratio_2_workers_4_institutions` (the population spread over the four"
+        f" universities) | {results['scaleout_ratio_2_workers_4_institutions']:.2f} | |",
         "",
         "| people | events | seconds | events/s | CPU ms/event | peak RSS MB |",
         "|---|---|---|---|---|---|",

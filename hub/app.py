@@ -2,7 +2,8 @@
 
 Three agents, one per arrow of the design's flow, and a timer:
 
-- ``route``: source topics → ``hub.identity-input``, re-keyed by institution.
+- ``route``: source topics → ``hub.identity-input``, re-keyed by institution (each on a
+  partition of its own, :mod:`hub.correlation.partition`).
 - ``correlate``: ``hub.identity-input`` → the identity table and the correlation
   stage → ``hub.person-events``, keyed by person.
 - ``evaluate``: ``hub.person-events`` → the person-view table → rules → task
@@ -245,9 +246,11 @@ class _Wiring:
         key: bytes | None,
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
+        partition: int | None = None,
     ) -> Any:
-        """Send one record to a topic and count it; return the future of its delivery."""
-        future = await channel.send(key=key, value=value, headers=headers)
+        """Send one record to a topic and count it; return the future of its delivery.
+        Without ``partition``, the key's hash places it."""
+        future = await channel.send(key=key, value=value, headers=headers, partition=partition)
         self.metrics.wrote(channel.get_topic_name())
         return future
 
@@ -452,7 +455,14 @@ def _route_agent(w: _Wiring) -> None:
                 except Exception as exc:  # every failure becomes a dead letter
                     sent.append(await w.dead_letter(event, exc, "route"))
                     continue
-                sent.append(await w.send(w.identity_input, key=institution.encode(), value=value))
+                sent.append(
+                    await w.send(
+                        w.identity_input,
+                        key=institution.encode(),
+                        value=value,
+                        partition=w.pipeline.correlation_partition(institution),
+                    )
+                )
             await _delivered(sent)
 
 

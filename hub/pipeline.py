@@ -20,6 +20,7 @@ from typing import Any
 from hub.avro.catalog import SchemaCatalog
 from hub.avro.codec import AvroCodec
 from hub.correlation.extract import PERSON_SOURCES
+from hub.correlation.partition import correlation_partition
 from hub.correlation.stage import CorrelationStage
 from hub.errors import MappingError
 from hub.findings import Evidence, Finding
@@ -196,6 +197,11 @@ class Pipeline:
         if isinstance(self.rule_settings, RuleSettings):
             return self.rule_settings
         return self.rule_settings.get(institution) or RuleSettings()
+
+    def correlation_partition(self, institution: str) -> int:
+        """The partition of ``hub.identity-input`` for the institution's records
+        (:mod:`hub.correlation.partition`)."""
+        return correlation_partition(institution, self.topics["hub.identity-input"].partitions)
 
     def new_stage(self) -> CorrelationStage:
         return CorrelationStage(secret=self.secret, schemas=self.schema_of_source)

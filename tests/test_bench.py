@@ -59,6 +59,7 @@ def test_the_report_names_every_figure() -> None:
         ],
         "rss_mb_per_100k": 900.0,
         "scaleout_ratio_2_workers": 1.5,
+        "scaleout_ratio_2_workers_4_institutions": 1.75,
         "growth": [
             {
                 "people": 10,
@@ -77,6 +78,8 @@ def test_the_report_names_every_figure() -> None:
         "latency_p99_ms",
         "rss_mb_per_100k",
         "scaleout_ratio_2_workers",
+        "`scaleout_ratio_2_workers_4_institutions` (the population spread over the four"
+        " universities) | 1.75 |",
         "1667 events per CPU second",
     ):
         assert figure in text

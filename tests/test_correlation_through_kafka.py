@@ -206,6 +206,28 @@ async def _quiet_views(
     }
 
 
+async def _partitions_by_key(bootstrap: str, topic: str) -> dict[bytes, set[int]]:
+    """The partitions each key's records are on, the topic read to its end."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: dict[bytes, set[int]] = {}
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        pending = {tp for tp, end in ends.items() if end > 0}
+        while pending:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for tp, messages in batch.items():
+                for m in messages:
+                    found.setdefault(m.key or b"", set()).add(m.partition)
+                    if m.offset + 1 >= ends[tp]:
+                        pending.discard(tp)
+    finally:
+        await consumer.stop()
+    return found
+
+
 async def _all_topic_bytes(bootstrap: str, prefix: str) -> dict[str, bytes]:
     """Every key, value and header byte on every topic of the run, read to the end."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -274,6 +296,11 @@ class TestCorrelationThroughKafka:
             if ("source.dfo.position/30012345#777", "UNMATCHED") in r
         ]
         assert len(holder) == 1, "the co-holder HR never sent is a person of its own"
+
+        # Kafka's hash would put UiB on partition 2 of 4, with UiT and NTNU; the
+        # institutions take the partitions in order (hub.correlation.partition).
+        placed = await _partitions_by_key(kafka.bootstrap_servers, f"{first}hub.identity-input")
+        assert placed == {b"uib": {0}, b"uio": {1}}
 
         for prefix, log in ((first, log_forward), (second, log_backward)):
             topics = await _all_topic_bytes(kafka.bootstrap_servers, prefix)

@@ -4,7 +4,8 @@
 - :mod:`~hub.correlation.extract`: the identifiers each kind of source record carries;
 - :mod:`~hub.correlation.resolve`: who is who, as a pure function of a set of records;
 - :mod:`~hub.correlation.index`: the same, kept up to date one record at a time;
-- :mod:`~hub.correlation.stage`: records in, person events out (what the agent runs).
+- :mod:`~hub.correlation.stage`: records in, person events out (what the agent runs);
+- :mod:`~hub.correlation.partition`: the partition (and so the worker) of each institution.
 """
 
 from hub.correlation.identifiers import Identifier, Kind, person_key

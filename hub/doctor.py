@@ -64,6 +64,29 @@ def _settings_findings(settings: HubSettings) -> list[Finding]:
     return [Finding("pseudonym secret", Status.OK, "set (value not shown)")]
 
 
+def _correlation_finding(catalog: TopicCatalog) -> Finding:
+    """Whether each university is correlated on a partition (a worker) of its own."""
+    from hub.correlation.partition import institutions_by_partition  # noqa: PLC0415
+
+    topic = "hub.identity-input"
+    placed = institutions_by_partition(catalog[topic].partitions)
+    shared = {p: names for p, names in placed.items() if len(names) > 1}
+    if not shared:
+        where = ", ".join(f"{names[0]} {p}" for p, names in sorted(placed.items()))
+        return Finding(
+            "correlation", Status.OK, f"each university on a partition of its own ({where})"
+        )
+    partition, names = min(shared.items())
+    return Finding(
+        "correlation",
+        Status.WARNING,
+        f"{' and '.join(names)} share partition {partition} of {topic}: one worker"
+        " correlates all their records",
+        f"give {topic} at least {sum(len(n) for n in placed.values())} partitions in"
+        " deploy/topics.yaml (see 'Add partitions' in docs/operations.md)",
+    )
+
+
 async def _kafka(bootstrap: str) -> tuple[Finding, Any]:
     from aiokafka.admin import AIOKafkaAdminClient  # noqa: PLC0415
 
@@ -181,6 +204,7 @@ async def run_doctor(
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the findings say it once
     findings = _settings_findings(settings)
     catalog = TopicCatalog(prefix=settings.topic_prefix)
+    findings.append(_correlation_finding(catalog))
     try:
         bootstrap = kafka_bootstrap(settings, start=False)
     except HubError as exc:

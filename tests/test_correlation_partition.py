@@ -1,12 +1,17 @@
-"""Which partition of hub.identity-input correlates an institution's records."""
+"""Which partition of hub.identity-input correlates an institution's records, and what
+``hub doctor`` says of it."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from hub.correlation.partition import correlation_partition
+from hub.doctor import Status, _correlation_finding
 from hub.rules.settings import INSTITUTIONS
+from hub.topics import TOPICS_FILE, TopicCatalog
 
 
 def kafka_default(key: str, partitions: int) -> int:
@@ -43,3 +48,28 @@ def test_an_institution_outside_the_list_goes_where_kafka_would_put_it() -> None
 def test_a_topic_without_partitions_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one partition"):
         correlation_partition("uio", 0)
+
+
+@pytest.mark.parametrize(
+    ("partitions", "status", "says"),
+    [
+        (4, Status.OK, "each university on a partition of its own (uib 0, uio 1, uit 2, ntnu 3)"),
+        (8, Status.OK, "each university on a partition of its own"),
+        (2, Status.WARNING, "uib and uit share partition 0 of hub.identity-input"),
+        (3, Status.WARNING, "uib and ntnu share partition 0 of hub.identity-input"),
+    ],
+)
+def test_the_doctor_says_whether_universities_share_a_correlation_partition(
+    tmp_path: Path, partitions: int, status: Status, says: str
+) -> None:
+    """``hub doctor`` reads the partition count from deploy/topics.yaml and warns when
+    one worker would correlate several universities, with the count that spreads them."""
+    path = tmp_path / "topics.yaml"
+    path.write_text(
+        TOPICS_FILE.read_text().replace("  partitions: 4\n", f"  partitions: {partitions}\n", 1)
+    )
+    finding = _correlation_finding(TopicCatalog(path=path))
+    assert finding.status is status
+    assert says in finding.message
+    if status is Status.WARNING:
+        assert "at least 4 partitions" in finding.fix

@@ -18,7 +18,7 @@ from aiokafka.partitioner import murmur2
 
 from hub.rules.settings import INSTITUTIONS
 
-__all__ = ["correlation_partition"]
+__all__ = ["correlation_partition", "institutions_by_partition"]
 
 
 def correlation_partition(institution: str, partitions: int) -> int:
@@ -29,3 +29,11 @@ def correlation_partition(institution: str, partitions: int) -> int:
         return INSTITUTIONS.index(institution) % partitions
     # as Kafka's (and aiokafka's) default partitioner places a keyed record
     return int(murmur2(institution.encode()) & 0x7FFFFFFF) % partitions
+
+
+def institutions_by_partition(partitions: int) -> dict[int, list[str]]:
+    """The known institutions on each partition that takes any of them."""
+    placed: dict[int, list[str]] = {}
+    for institution in INSTITUTIONS:
+        placed.setdefault(correlation_partition(institution, partitions), []).append(institution)
+    return placed

@@ -38,7 +38,7 @@ from faust.types import TP
 from hub.avro.catalog import AvroSchema
 from hub.avro.registry import RegistryUnavailableError
 from hub.avro.wire import read_body, single_object_frame, single_object_unframe, write_body
-from hub.consumer_lag import read_lag, standing_still
+from hub.consumer_lag import hub_reads, read_lag, standing_still
 from hub.correlation.stage import CorrelationStage
 from hub.deadletter import message_dead_letter_headers
 from hub.errors import HubError, WireFormatError
@@ -237,6 +237,8 @@ class _Wiring:
         self.schedule = RecheckSchedule()
         self.schedule_ready = False
         self.watermark: datetime | None = None  # the newest event time seen (event clock)
+        # the topics this app's group reads, for its lag (the stall watch, /metrics)
+        self.reads = hub_reads(self.app.conf.id, topics)
         self.app.on_partitions_revoked.connect(self._forget_correlation)
         self.app.on_partitions_assigned.connect(self._forget_correlation)
 
@@ -716,7 +718,7 @@ def _stall_watch(w: _Wiring, bootstrap_servers: str, interval: float) -> None:
             looked = {}
             return
         try:
-            rows = await read_lag(bootstrap_servers, w.app.conf.id)
+            rows = await read_lag(bootstrap_servers, w.app.conf.id, w.reads)
         except Exception as exc:
             log.warning("lag_unavailable", error=str(exc))
             return
@@ -739,7 +741,7 @@ def _metrics_page(w: _Wiring, bootstrap_servers: str, lag_interval: float) -> No
 
     async def refresh_lag() -> None:
         try:
-            rows = await read_lag(bootstrap_servers, w.app.conf.id)
+            rows = await read_lag(bootstrap_servers, w.app.conf.id, w.reads)
         except Exception as exc:
             log.warning("lag_unavailable", error=str(exc))
             return

@@ -374,12 +374,16 @@ def lag(every_group: bool, as_json: bool) -> None:
     """Consumer lag per group and partition: how far behind each reader is."""
     import json  # noqa: PLC0415
 
-    from hub.consumer_lag import read_lag, total_lag  # noqa: PLC0415
+    from hub.consumer_lag import hub_reads, read_lag, total_lag  # noqa: PLC0415
     from hub.endpoints import kafka_bootstrap  # noqa: PLC0415
+    from hub.topics import TopicCatalog  # noqa: PLC0415
 
     settings = _settings()
     prefix = "" if every_group else settings.topic_prefix
-    rows = asyncio.run(read_lag(kafka_bootstrap(settings, start=False), prefix))
+    reads = hub_reads(
+        settings.topic_prefix + settings.app_id, TopicCatalog(prefix=settings.topic_prefix)
+    )
+    rows = asyncio.run(read_lag(kafka_bootstrap(settings, start=False), prefix, reads))
     if as_json:
         for row in rows:
             click.echo(json.dumps(row.as_dict()))

@@ -3,7 +3,8 @@ behind the end of the partitions it reads.
 
 :func:`lag_rows` is pure (committed offsets and end offsets in, rows out);
 :func:`read_lag` asks the cluster, for every partition of each topic a group has
-committed on (one it has not committed on lags by all it holds). :class:`GroupLag`
+committed on, and of each topic the hub's workers read (:func:`hub_reads`): a partition
+the group has not committed on lags by all it holds. :class:`GroupLag`
 answers "has the worker caught up" (a replay's barriers, the benchmarks, the chaos
 suite): it also counts the topics the worker reads that it has not committed on at all.
 """
@@ -23,11 +24,13 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 from hub.errors import HubError
 from hub.kafka_security import kafka_client_options
 from hub.partitions import Partition, partition_offsets, topic_partitions
+from hub.topics import TopicCatalog
 
 __all__ = [
     "WORKER_INPUTS",
     "GroupLag",
     "LagRow",
+    "hub_reads",
     "lag_rows",
     "read_lag",
     "standing_still",
@@ -52,6 +55,12 @@ def worker_inputs(logical_names: Iterable[str], name: Callable[[str], str]) -> l
     hub's own inputs, by their physical ``name``."""
     sources = [n for n in logical_names if n.startswith("source.")]
     return sorted({name(n) for n in (*sources, *WORKER_INPUTS)})
+
+
+def hub_reads(group: str, topics: TopicCatalog) -> dict[str, list[str]]:
+    """For :func:`read_lag`: the hub workers' ``group`` and every topic it reads, so that
+    a topic it has never committed on shows too."""
+    return {group: worker_inputs((spec.logical_name for spec in topics), topics.name)}
 
 
 @dataclass(frozen=True)
@@ -90,14 +99,16 @@ def lag_rows(
 
 
 def uncommitted(
-    committed: Mapping[Partition, int], partitions: Mapping[str, list[int]]
+    committed: Mapping[Partition, int],
+    partitions: Mapping[str, list[int]],
+    reads: Iterable[str] = (),
 ) -> dict[Partition, int]:
-    """``committed`` with ``-1`` for each partition of its topics (``partitions`` by
-    topic) the group has not committed on: a stuck reader that never committed there
-    must show, not vanish."""
+    """``committed`` with ``-1`` for each partition (``partitions`` by topic) of its
+    topics, and of the topics the group ``reads``, that the group has not committed on:
+    a stuck reader that never committed there must show, not vanish."""
     every = {
         (topic, number): -1
-        for topic in {t for t, _ in committed}
+        for topic in {t for t, _ in committed} | set(reads)
         for number in partitions.get(topic, [])
     }
     return {**every, **committed}
@@ -126,9 +137,15 @@ def total_lag(rows: list[LagRow]) -> dict[str, int]:
     return totals
 
 
-async def read_lag(bootstrap_servers: str, group_prefix: str = "") -> list[LagRow]:
+async def read_lag(
+    bootstrap_servers: str,
+    group_prefix: str = "",
+    reads: Mapping[str, Iterable[str]] | None = None,
+) -> list[LagRow]:
     """Lag of every consumer group whose id starts with ``group_prefix``, on every
-    partition of each topic the group has committed on."""
+    partition of each topic the group has committed on or ``reads`` says it reads
+    (by group; :func:`hub_reads`). A group is listed once it exists."""
+    reads = reads or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **kafka_client_options())
     await admin.start()
     try:
@@ -138,11 +155,17 @@ async def read_lag(bootstrap_servers: str, group_prefix: str = "") -> list[LagRo
         for group in groups:
             offsets = await admin.list_consumer_group_offsets(group)
             committed[group] = {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
-        topics = sorted({topic for found in committed.values() for topic, _ in found})
+        topics = sorted(
+            {topic for found in committed.values() for topic, _ in found}
+            | {topic for group in groups for topic in reads.get(group, ())}
+        )
         numbers = {topic: await topic_partitions(admin, topic) for topic in topics}
     finally:
         await admin.close()
-    committed = {group: uncommitted(found, numbers) for group, found in committed.items()}
+    committed = {
+        group: uncommitted(found, numbers, reads.get(group, ()))
+        for group, found in committed.items()
+    }
     partitions = sorted({p for found in committed.values() for p in found})
     begins, ends = await partition_offsets(bootstrap_servers, partitions)
     return [row for group in groups for row in lag_rows(group, committed[group], ends, begins)]

@@ -158,11 +158,12 @@ async def _registry(url: str | None) -> Finding:
     return Finding("schema registry", Status.OK, f"{url} answers ({len(subjects)} subjects)")
 
 
-async def _workers(bootstrap: str, settings: HubSettings) -> Finding:
-    from hub.consumer_lag import read_lag, total_lag  # noqa: PLC0415
+async def _workers(bootstrap: str, settings: HubSettings, catalog: TopicCatalog) -> Finding:
+    from hub.consumer_lag import hub_reads, read_lag, total_lag  # noqa: PLC0415
 
     group = settings.topic_prefix + settings.app_id
-    rows = [row for row in await read_lag(bootstrap, group) if row.group == group]
+    lag = await read_lag(bootstrap, group, hub_reads(group, catalog))
+    rows = [row for row in lag if row.group == group]
     if not rows:
         return Finding(
             "workers",
@@ -218,7 +219,7 @@ async def run_doctor(
         if admin is not None:
             try:
                 findings.append(await _topics(admin, catalog))
-                findings.append(await _workers(bootstrap, settings))
+                findings.append(await _workers(bootstrap, settings, catalog))
                 findings.append(await _dead_letters(bootstrap, admin, catalog))
             finally:
                 await admin.close()

@@ -8,13 +8,14 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from hub.consumer_lag import lag_rows, standing_still, total_lag, uncommitted
+from hub.consumer_lag import hub_reads, lag_rows, standing_still, total_lag, uncommitted
 from hub.doctor import Finding, Status
 from hub.errors import HubError
+from hub.settings import HubSettings
 from hub.topic_admin import TopicState, plan_topics
 from hub.topic_tail import StartAt, TailedRecord, parse_start, render
 from hub.topics import TopicCatalog, ensure_topics
@@ -87,6 +88,21 @@ class TestLagRows:
         """A reader stuck before its first commit on a partition shows there."""
         found = uncommitted({("t", 1): 5}, {"t": [0, 1, 2], "other": [0]})
         assert found == {("t", 0): -1, ("t", 1): 5, ("t", 2): -1}
+
+    def test_a_topic_the_group_reads_but_never_committed_on_is_counted(self) -> None:
+        """The hub's workers read known topics: one they never committed on lags too."""
+        partitions = {"t": [0, 1], "other": [0, 1], "unread": [0]}
+        found = uncommitted({("t", 1): 5}, partitions, reads=["other", "missing"])
+        assert found == {("t", 0): -1, ("t", 1): 5, ("other", 0): -1, ("other", 1): -1}
+
+    def test_the_hub_group_reads_every_source_and_its_own_inputs(self) -> None:
+        reads = hub_reads("x.university-hub", TopicCatalog(prefix="x."))
+        (topics,) = reads.values()
+        assert list(reads) == ["x.university-hub"]
+        assert {"x.hub.identity-input", "x.hub.person-events", "x.source.dfo.employee"} <= set(
+            topics
+        )
+        assert "x.hub.tasks" not in topics, "written, not read"
 
 
 class TestStandingStill:
@@ -282,6 +298,37 @@ class TestThroughTheBroker:
         )
         table = run_hub(_env(kafka, topic_prefix), "lag")
         assert f"total lag of {topic_prefix}readers: 3" in table.stdout
+
+    def test_lag_shows_a_worker_input_the_workers_never_committed_on(
+        self, kafka: KafkaEndpoint, topic_prefix: str
+    ) -> None:
+        """The workers' group committed on one topic; records wait on another input of
+        theirs: ``hub lag`` lists that one too, with no commit and its records as lag."""
+        catalog = TopicCatalog(prefix=topic_prefix)
+        asyncio.run(ensure_topics(kafka.bootstrap_servers, catalog))
+        group = topic_prefix + HubSettings().app_id
+        waiting = catalog.name("hub.task-feedback")
+        asyncio.run(produce(kafka.bootstrap_servers, waiting, [(b"k", b"v")] * 3))
+
+        async def commit_elsewhere() -> None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+            )
+            await consumer.start()
+            try:
+                partition = TopicPartition(catalog.name("hub.person-events"), 0)
+                await consumer.commit({partition: 0})
+            finally:
+                await consumer.stop()
+
+        asyncio.run(commit_elsewhere())
+        shown = run_hub(_env(kafka, topic_prefix), "lag", "--json")
+        assert shown.returncode == 0, shown.stderr
+        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        feedback = [r for r in rows if r["group"] == group and r["topic"] == waiting]
+        assert len(feedback) == catalog["hub.task-feedback"].partitions
+        assert {r["committed"] for r in feedback} == {None}
+        assert sum(r["lag"] for r in feedback) == 3
 
     def test_doctor_flags_missing_topics_and_never_prints_secrets(
         self, kafka: KafkaEndpoint, topic_prefix: str

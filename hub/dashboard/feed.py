@@ -10,7 +10,7 @@ showing what was read before, until the new reading has caught up.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,6 +78,7 @@ class DashboardFeed:
         tasks_topic: str,
         deadletter_topic: str,
         group_prefix: str = "",
+        reads: Mapping[str, Iterable[str]] | None = None,
         lag_interval_s: float = 10.0,
         retry_s: float = 5.0,
         connector_reports: ConnectorReports = _no_reports,
@@ -85,6 +86,7 @@ class DashboardFeed:
         self.bootstrap_servers = bootstrap_servers
         self.codec = codec
         self.group_prefix = group_prefix
+        self.reads = reads  # the topics of groups that read them (read_lag)
         self.lag_interval_s = lag_interval_s
         self.retry_s = retry_s
         self.connector_reports = connector_reports
@@ -156,7 +158,8 @@ class DashboardFeed:
             now = datetime.now().astimezone()
             try:
                 self.lag_rows = await asyncio.wait_for(
-                    read_lag(self.bootstrap_servers, self.group_prefix), self.lag_interval_s * 3
+                    read_lag(self.bootstrap_servers, self.group_prefix, self.reads),
+                    self.lag_interval_s * 3,
                 )
                 groups = len({row.group for row in self.lag_rows})
                 self.kafka = KafkaReading(

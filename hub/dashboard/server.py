@@ -187,6 +187,7 @@ async def run_dashboard(
 ) -> None:
     """``hub dashboard``: read the hub's Kafka and serve the page until Ctrl-C or SIGTERM."""
     from hub.avro.catalog import SchemaCatalog  # noqa: PLC0415
+    from hub.consumer_lag import hub_reads  # noqa: PLC0415
     from hub.endpoints import kafka_bootstrap, make_codec, registry_url  # noqa: PLC0415
     from hub.topics import TopicCatalog  # noqa: PLC0415
 
@@ -199,6 +200,7 @@ async def run_dashboard(
         tasks_topic=topics.name("hub.tasks"),
         deadletter_topic=topics.name("hub.deadletter"),
         group_prefix=settings.topic_prefix,
+        reads=hub_reads(settings.topic_prefix + settings.app_id, topics),
         connector_reports=(poller := ConnectorHealthPoller(connector_urls)),
     )
     stop = asyncio.Event()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -160,6 +161,13 @@ class TestDoctorFindings:
         assert Finding("kafka", Status.OK, "fine", "unused").lines() == ["[ok  ] kafka: fine"]
 
 
+def _lag_json(kafka: KafkaEndpoint, prefix: str) -> list[dict[str, Any]]:
+    """``hub lag --json``: a row per group and partition."""
+    shown = run_hub(_env(kafka, prefix), "lag", "--json")
+    assert shown.returncode == 0, shown.stderr
+    return [json.loads(line) for line in shown.stdout.splitlines()]
+
+
 def _env(kafka: KafkaEndpoint, prefix: str, **extra: str) -> dict[str, str]:
     return {
         "HUB_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
@@ -279,9 +287,7 @@ class TestThroughTheBroker:
                 await consumer.stop()
 
         asyncio.run(read_two())
-        shown = run_hub(_env(kafka, topic_prefix), "lag", "--json")
-        assert shown.returncode == 0, shown.stderr
-        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        rows = _lag_json(kafka, topic_prefix)
         (row,) = [r for r in rows if r["end"]]
         assert {r["lag"] for r in rows if not r["end"]} <= {0}
         # every partition of the topic, also those the group never committed on
@@ -322,9 +328,7 @@ class TestThroughTheBroker:
                 await consumer.stop()
 
         asyncio.run(commit_elsewhere())
-        shown = run_hub(_env(kafka, topic_prefix), "lag", "--json")
-        assert shown.returncode == 0, shown.stderr
-        rows = [json.loads(line) for line in shown.stdout.splitlines()]
+        rows = _lag_json(kafka, topic_prefix)
         feedback = [r for r in rows if r["group"] == group and r["topic"] == waiting]
         assert len(feedback) == catalog["hub.task-feedback"].partitions
         assert {r["committed"] for r in feedback} == {None}

@@ -262,8 +262,12 @@ async def pipeline(
         started = time.perf_counter()
         cpu_started = sum(w.cpu_seconds() for w in running)
 
+        # 50 records a second at the least (a worker does about 300): a 300,000-person
+        # load (900,000 records) took more than the hour once allowed for every size
         await _until(
-            lambda: drained(bootstrap, prefix + APP_ID, topics), 3600, "the pipeline drained"
+            lambda: drained(bootstrap, prefix + APP_ID, topics),
+            max(3600, len(records) / 50),
+            f"the pipeline drained ({len(records)} records, {workers} worker(s))",
         )
         elapsed = time.perf_counter() - started
         cpu = sum(w.cpu_seconds() for w in running) - cpu_started
@@ -271,12 +275,20 @@ async def pipeline(
     finally:
         for worker in running:
             worker.stop()
-    return {
+    measured = {
         "seconds": elapsed,
         "events_per_s": len(records) / elapsed,
         "cpu_ms_per_event": cpu * 1000 / len(records),
         "peak_rss_mb": rss,
     }
+    _progress(prefix, {"events": len(records), "workers": workers, **measured})
+    return measured
+
+
+def _progress(what: str, figures: dict[str, Any]) -> None:
+    """Each run's figures as they come (stderr), so that a run that fails later still
+    tells what it measured."""
+    print(f"{what} {json.dumps(figures)}", file=sys.stderr, flush=True)
 
 
 async def latency(
@@ -335,7 +347,7 @@ async def latency(
     # it 99%: below the rate asked for, the worker fell behind (the slowest 1% would
     # let one straggler stand for the whole run)
     done = sorted(opened_at.values())[int(len(delays) * 0.99) - 1]
-    return {
+    steady = {
         "events": len(records),
         "people": people,
         "rate_per_s": rate,
@@ -344,6 +356,8 @@ async def latency(
         "latency_max_ms": delays[-1],
         "kept_up_events_per_s": len(records) * 0.99 / ((done - min(sent_at.values())) / 1000),
     }
+    _progress(prefix, steady)
+    return steady
 
 
 async def run(

@@ -3,7 +3,7 @@
 Correlation is keyed by institution: one partition, and so one worker, correlates all
 of an institution's records. Kafka's default partitioner hashes the key (murmur2), and
 four keys hash badly onto a few partitions: on 4 partitions, UiB, UiT and NTNU all
-land on partition 2, so a second worker never gets any of their correlation.
+land on partition 2, so one worker correlates all three.
 
 The institutions the hub knows (:data:`hub.rules.settings.INSTITUTIONS`) therefore take
 the partitions in that list's order, spread over as many partitions as there are;

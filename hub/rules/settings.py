@@ -30,6 +30,7 @@ __all__ = [
     "load_institution_settings",
 ]
 
+# The order gives each its correlation partition (hub.correlation.partition): append only.
 INSTITUTIONS = ("uib", "uio", "uit", "ntnu")
 INSTITUTIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "institutions.yaml"
 

@@ -323,6 +323,7 @@ class TestThroughTheBroker:
             await consumer.start()
             try:
                 partition = TopicPartition(catalog.name("hub.person-events"), 0)
+                consumer.assign([partition])
                 await consumer.commit({partition: 0})
             finally:
                 await consumer.stop()

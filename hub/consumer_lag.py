@@ -23,7 +23,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from hub.errors import HubError
 from hub.kafka_security import kafka_client_options
-from hub.partitions import Partition, partition_offsets, topic_partitions
+from hub.partitions import Partition, partition_offsets, topics_partitions
 from hub.topics import TopicCatalog
 
 __all__ = [
@@ -159,7 +159,7 @@ async def read_lag(
             {topic for found in committed.values() for topic, _ in found}
             | {topic for group in groups for topic in reads.get(group, ())}
         )
-        numbers = {topic: await topic_partitions(admin, topic) for topic in topics}
+        numbers = await topics_partitions(admin, topics)
     finally:
         await admin.close()
     committed = {
@@ -189,10 +189,10 @@ class GroupLag:
         await self.admin.start()
         await self.consumer.start()
         await asyncio.sleep(0)  # aiokafka's close() fails on a consumer that never ran
-        for topic in self.topics:
-            found = await self.admin.describe_topics([topic])
-            numbers = [p["partition"] for p in (found[0].get("partitions") or [])] if found else []
-            self.partitions += [TopicPartition(topic, number) for number in numbers]
+        numbers = await topics_partitions(self.admin, self.topics)
+        self.partitions += [
+            TopicPartition(topic, number) for topic in self.topics for number in numbers[topic]
+        ]
 
     async def close(self) -> None:
         await self.consumer.stop()

@@ -7,7 +7,7 @@ import asyncio
 
 from hub.kafka_security import kafka_client_options
 
-__all__ = ["Partition", "partition_offsets", "topic_partitions"]
+__all__ = ["Partition", "partition_offsets", "topic_partitions", "topics_partitions"]
 
 Partition = tuple[str, int]  # (topic, partition number)
 
@@ -15,10 +15,20 @@ Partition = tuple[str, int]  # (topic, partition number)
 async def topic_partitions(admin: object, topic: str) -> list[int]:
     """The partition numbers of ``topic`` (empty when it does not exist), asked of the
     cluster through an started ``AIOKafkaAdminClient``."""
-    described = await admin.describe_topics([topic])  # type: ignore[attr-defined]
-    if not described or described[0].get("error_code", 0):
-        return []
-    return sorted(p["partition"] for p in described[0].get("partitions") or [])
+    return (await topics_partitions(admin, [topic]))[topic]
+
+
+async def topics_partitions(admin: object, topics: list[str]) -> dict[str, list[int]]:
+    """The partition numbers of each of ``topics`` (empty for one that does not exist),
+    in one request to the cluster."""
+    found: dict[str, list[int]] = {topic: [] for topic in topics}
+    if not topics:
+        return found
+    described = await admin.describe_topics(topics)  # type: ignore[attr-defined]
+    for topic in described or []:
+        if topic.get("topic") in found and not topic.get("error_code", 0):
+            found[topic["topic"]] = sorted(p["partition"] for p in topic.get("partitions") or [])
+    return found
 
 
 async def partition_offsets(

@@ -24,7 +24,7 @@ from typing import Any
 
 from hub.errors import HubError
 from hub.kafka_security import kafka_client_options
-from hub.partitions import Partition, partition_offsets, topic_partitions
+from hub.partitions import Partition, partition_offsets, topics_partitions
 from hub.topic_tail import StartAt, tail
 
 __all__ = [
@@ -105,7 +105,8 @@ async def rewind_group(
             )
         offsets = await admin.list_consumer_group_offsets(group)
         committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
-        partitions = [(t, p) for t in topics for p in await topic_partitions(admin, t)]
+        numbers = await topics_partitions(admin, list(topics))
+        partitions = [(t, p) for t in topics for p in numbers[t]]
     finally:
         await admin.close()
     if not partitions:
